@@ -1,0 +1,21 @@
+PROTOC_GEN_GO_VERSION      := v1.36.12
+PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
+BIN := $(CURDIR)/bin
+
+.PHONY: build test proto lint bench
+
+build:
+	go build -o $(BIN)/flovyn .
+
+test:
+	go test ./...
+
+# Regenerates proto/flovyn/v1/*.pb.go. Needs protoc (Debian: protobuf-compiler);
+# the Go plugins are pinned above and installed into ./bin.
+proto:
+	GOBIN=$(BIN) go install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
+	GOBIN=$(BIN) go install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
+	protoc -I proto \
+		--plugin=protoc-gen-go=$(BIN)/protoc-gen-go --go_out=proto --go_opt=paths=source_relative \
+		--plugin=protoc-gen-go-grpc=$(BIN)/protoc-gen-go-grpc --go-grpc_out=proto --go-grpc_opt=paths=source_relative \
+		proto/flovyn/v1/flovyn.proto
