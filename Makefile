@@ -1,14 +1,19 @@
+STATICCHECK_VERSION        := v0.8.2
 PROTOC_GEN_GO_VERSION      := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
 BIN := $(CURDIR)/bin
 
-.PHONY: build test proto lint bench
+.PHONY: build test proto lint
 
 build:
 	go build -o $(BIN)/flovyn .
 
 test:
 	go test ./...
+
+lint:
+	go vet ./...
+	go run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
 
 # Regenerates proto/flovyn/v1/*.pb.go. Needs protoc (Debian: protobuf-compiler);
 # the Go plugins are pinned above and installed into ./bin.
