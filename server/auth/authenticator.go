@@ -1,0 +1,281 @@
+package auth
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/flovyn/flovyn/server/store"
+)
+
+// ErrUnauthenticated wraps every authentication failure; its message says why
+// without echoing the credential.
+var ErrUnauthenticated = errors.New("unauthenticated")
+
+func unauthenticated(reason string) error { return fmt.Errorf("%w: %s", ErrUnauthenticated, reason) }
+
+// StaticKey is a credential written in the configuration file.
+type StaticKey struct {
+	Key       string
+	Principal Principal
+}
+
+// Methods selects which kinds of credential an endpoint accepts.
+type Methods struct {
+	StaticKeys   bool
+	WorkerTokens bool
+	APIKeys      bool
+}
+
+// AllMethods accepts every credential kind.
+var AllMethods = Methods{StaticKeys: true, WorkerTokens: true, APIKeys: true}
+
+// Options configures an Authenticator.
+type Options struct {
+	Store  *store.Store
+	Hasher Hasher
+	Static []StaticKey
+	// Disabled turns authentication off: every caller becomes an
+	// unconfined principal. Only for local experiments.
+	Disabled bool
+	// CacheTTL bounds how long a verified stored credential is trusted
+	// without reading it again (revocations through this process apply at once).
+	CacheTTL time.Duration
+}
+
+// Authenticator checks bearer credentials. It is safe for concurrent use.
+type Authenticator struct {
+	store    *store.Store
+	hasher   Hasher
+	static   map[[32]byte]Principal
+	disabled bool
+	ttl      time.Duration
+
+	mu       sync.Mutex
+	cache    map[string]cachedCredential // by lookup prefix
+	lastUsed map[uuid.UUID]time.Time
+}
+
+type cachedCredential struct {
+	cred    store.Credential
+	fetched time.Time
+}
+
+// New returns an Authenticator.
+func New(o Options) *Authenticator {
+	a := &Authenticator{
+		store:    o.Store,
+		hasher:   o.Hasher,
+		static:   make(map[[32]byte]Principal, len(o.Static)),
+		disabled: o.Disabled,
+		ttl:      o.CacheTTL,
+		cache:    map[string]cachedCredential{},
+		lastUsed: map[uuid.UUID]time.Time{},
+	}
+	if a.ttl == 0 {
+		a.ttl = 5 * time.Second
+	}
+	// Static keys are indexed by their SHA-256 so the lookup's timing says
+	// nothing about the keys themselves.
+	for _, k := range o.Static {
+		a.static[sha256.Sum256([]byte(k.Key))] = k.Principal
+	}
+	return a
+}
+
+// Hasher returns the hasher used for stored credentials.
+func (a *Authenticator) Hasher() Hasher { return a.hasher }
+
+// Authenticate resolves an Authorization header value ("Bearer <credential>")
+// to a principal, trying only the credential kinds m allows.
+func (a *Authenticator) Authenticate(ctx context.Context, header string, m Methods) (Principal, error) {
+	if a.disabled {
+		return Principal{Type: PrincipalUser, ID: "anonymous", Role: "OWNER", AnyTenant: true}, nil
+	}
+	if header == "" {
+		return Principal{}, unauthenticated("missing authorization: send 'Bearer <token>'")
+	}
+	secret, ok := strings.CutPrefix(header, "Bearer ")
+	if !ok || secret == "" {
+		return Principal{}, unauthenticated("authorization must be 'Bearer <token>'")
+	}
+	if m.StaticKeys {
+		if p, ok := a.static[sha256.Sum256([]byte(secret))]; ok {
+			return p, nil
+		}
+	}
+	kind := ""
+	switch {
+	case m.WorkerTokens && strings.HasPrefix(secret, WorkerTokenPrefix):
+		kind = store.CredentialWorkerToken
+	case m.APIKeys && strings.HasPrefix(secret, APIKeyPrefix):
+		kind = store.CredentialAPIKey
+	default:
+		return Principal{}, unauthenticated("unknown credential")
+	}
+	return a.stored(ctx, secret, kind)
+}
+
+func (a *Authenticator) stored(ctx context.Context, secret, kind string) (Principal, error) {
+	prefix, ok := LookupPrefix(secret)
+	if !ok {
+		return Principal{}, unauthenticated("unknown credential")
+	}
+	cred, err := a.lookup(ctx, prefix)
+	if errors.Is(err, store.ErrNotFound) {
+		return Principal{}, unauthenticated("unknown credential")
+	}
+	if err != nil {
+		return Principal{}, fmt.Errorf("look up credential: %w", err)
+	}
+	now := time.Now()
+	switch {
+	case cred.Kind != kind || !a.hasher.Verify(secret, cred.SecretHash):
+		return Principal{}, unauthenticated("unknown credential")
+	case cred.RevokedAt != nil:
+		return Principal{}, unauthenticated("credential revoked")
+	case cred.ExpiresAt != nil && now.After(*cred.ExpiresAt):
+		return Principal{}, unauthenticated("credential expired")
+	}
+	a.mu.Lock()
+	a.lastUsed[cred.ID] = now
+	a.mu.Unlock()
+	return Principal{
+		TenantID:     cred.TenantID,
+		Type:         PrincipalType(cred.PrincipalType),
+		ID:           cred.PrincipalID,
+		Role:         cred.Role,
+		CredentialID: cred.ID,
+	}, nil
+}
+
+func (a *Authenticator) lookup(ctx context.Context, prefix string) (store.Credential, error) {
+	a.mu.Lock()
+	c, ok := a.cache[prefix]
+	a.mu.Unlock()
+	if ok && time.Since(c.fetched) < a.ttl {
+		return c.cred, nil
+	}
+	cred, err := a.store.CredentialByPrefix(ctx, prefix)
+	if err != nil {
+		return cred, err
+	}
+	a.mu.Lock()
+	a.cache[prefix] = cachedCredential{cred: cred, fetched: time.Now()}
+	a.mu.Unlock()
+	return cred, nil
+}
+
+// NewCredential describes a worker token or API key to issue.
+type NewCredential struct {
+	TenantID    uuid.UUID
+	Kind        string // store.CredentialWorkerToken or store.CredentialAPIKey
+	DisplayName string
+	PrincipalID string
+	Role        string
+	ExpiresAt   *time.Time
+}
+
+// Issue creates a credential and returns its secret, which is not stored and
+// cannot be shown again.
+func (a *Authenticator) Issue(ctx context.Context, n NewCredential) (string, store.Credential, error) {
+	return a.insert(ctx, n, NewSecret(secretPrefix(n.Kind)))
+}
+
+// EnsureDerived makes sure the deterministic credential called name exists
+// and returns its secret: the same one on every call with the same hasher key.
+func (a *Authenticator) EnsureDerived(ctx context.Context, name string, n NewCredential) (string, error) {
+	secret := a.hasher.Derive(secretPrefix(n.Kind), name)
+	prefix, _ := LookupPrefix(secret)
+	if _, err := a.store.CredentialByPrefix(ctx, prefix); err == nil {
+		return secret, nil
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return "", err
+	}
+	_, _, err := a.insert(ctx, n, secret)
+	if errors.Is(err, store.ErrConflict) { // created concurrently
+		err = nil
+	}
+	return secret, err
+}
+
+func (a *Authenticator) insert(ctx context.Context, n NewCredential, secret string) (string, store.Credential, error) {
+	prefix, _ := LookupPrefix(secret)
+	principalType := string(PrincipalUser)
+	if n.Kind == store.CredentialWorkerToken {
+		principalType = string(PrincipalWorker)
+	}
+	cred, err := a.store.InsertCredential(ctx, store.Credential{
+		ID:            uuid.New(),
+		TenantID:      n.TenantID,
+		Kind:          n.Kind,
+		DisplayName:   n.DisplayName,
+		Prefix:        prefix,
+		SecretHash:    a.hasher.Hash(secret),
+		PrincipalType: principalType,
+		PrincipalID:   n.PrincipalID,
+		Role:          n.Role,
+		ExpiresAt:     n.ExpiresAt,
+	})
+	if err != nil {
+		return "", store.Credential{}, err
+	}
+	return secret, cred, nil
+}
+
+func secretPrefix(kind string) string {
+	if kind == store.CredentialAPIKey {
+		return APIKeyPrefix
+	}
+	return WorkerTokenPrefix
+}
+
+// Revoke revokes a tenant's credential; this process refuses it at once.
+func (a *Authenticator) Revoke(ctx context.Context, tenantID, id uuid.UUID) (store.Credential, error) {
+	cred, err := a.store.RevokeCredential(ctx, tenantID, id)
+	if err != nil {
+		return cred, err
+	}
+	a.mu.Lock()
+	delete(a.cache, cred.Prefix)
+	a.mu.Unlock()
+	return cred, nil
+}
+
+// FlushLastUsed writes the last-used times gathered since the previous flush.
+func (a *Authenticator) FlushLastUsed(ctx context.Context) error {
+	a.mu.Lock()
+	used := a.lastUsed
+	a.lastUsed = map[uuid.UUID]time.Time{}
+	a.mu.Unlock()
+	return a.store.TouchCredentials(ctx, used)
+}
+
+// RunLastUsedFlusher flushes last-used times every interval until ctx ends,
+// then once more.
+func (a *Authenticator) RunLastUsedFlusher(ctx context.Context, interval time.Duration, log *slog.Logger) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			flushCtx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			if err := a.FlushLastUsed(flushCtx); err != nil {
+				log.Warn("could not record credential last-used times", "err", err)
+			}
+			cancel()
+			return
+		case <-t.C:
+			if err := a.FlushLastUsed(ctx); err != nil && ctx.Err() == nil {
+				log.Warn("could not record credential last-used times", "err", err)
+			}
+		}
+	}
+}

@@ -1,0 +1,43 @@
+// Package auth turns bearer credentials into principals: static keys from the
+// configuration, worker tokens and API keys stored hashed in the database.
+package auth
+
+import (
+	"context"
+
+	"github.com/google/uuid"
+)
+
+// PrincipalType says whether a credential belongs to a worker or a person.
+type PrincipalType string
+
+const (
+	PrincipalWorker PrincipalType = "Worker"
+	PrincipalUser   PrincipalType = "User"
+)
+
+// Principal is who is calling: fixed by the credential, never by the request.
+type Principal struct {
+	TenantID uuid.UUID
+	Type     PrincipalType
+	ID       string
+	Role     string
+	// CredentialID is the stored credential's id; uuid.Nil for static keys.
+	CredentialID uuid.UUID
+	// AnyTenant is set only when authentication is disabled in the
+	// configuration: the caller is then not confined to one tenant.
+	AnyTenant bool
+}
+
+type principalKey struct{}
+
+// WithPrincipal returns ctx carrying p.
+func WithPrincipal(ctx context.Context, p Principal) context.Context {
+	return context.WithValue(ctx, principalKey{}, p)
+}
+
+// PrincipalFrom returns the principal stored in ctx by the auth middleware.
+func PrincipalFrom(ctx context.Context) (Principal, bool) {
+	p, ok := ctx.Value(principalKey{}).(Principal)
+	return p, ok
+}

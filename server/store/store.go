@@ -1,0 +1,105 @@
+// Package store is flovyn's PostgreSQL access layer: one file of SQL per
+// aggregate, a transaction helper, and the sentinel errors callers branch on.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/flovyn/flovyn/migrations"
+)
+
+var (
+	// ErrNotFound means the row does not exist (or belongs to another tenant).
+	ErrNotFound = errors.New("not found")
+	// ErrConflict means a unique value (a slug, a key) is already taken.
+	ErrConflict = errors.New("already exists")
+)
+
+// Store wraps a pgx connection pool.
+type Store struct {
+	pool *pgxpool.Pool
+}
+
+// Open connects to databaseURL and checks that the database answers.
+func Open(ctx context.Context, databaseURL string) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(databaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("database url: %w", err)
+	}
+	if cfg.MaxConns < 16 {
+		cfg.MaxConns = 16
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connect to database: %w", err)
+	}
+	return &Store{pool: pool}, nil
+}
+
+// Close closes every connection of the pool.
+func (s *Store) Close() { s.pool.Close() }
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
+
+// Pool exposes the pool to the packages that build their own queries on it.
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// SQLDB returns a database/sql handle on the pool, for goose.
+func (s *Store) SQLDB() *sql.DB { return stdlib.OpenDBFromPool(s.pool) }
+
+// Migrate applies every pending migration.
+func (s *Store) Migrate(ctx context.Context, log io.Writer) error {
+	db := s.SQLDB()
+	defer db.Close()
+	return migrations.Up(ctx, db, log)
+}
+
+// InTx runs fn in one transaction, committing when fn returns nil.
+func (s *Store) InTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
+	return pgx.BeginFunc(ctx, s.pool, fn)
+}
+
+// querier is what both the pool and a transaction offer.
+type querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// notFound maps pgx's "no rows" onto ErrNotFound.
+func notFound(err error) error {
+	if errors.Is(err, pgx.ErrNoRows) {
+		return ErrNotFound
+	}
+	return err
+}
+
+// isUniqueViolation reports whether err is PostgreSQL's unique_violation.
+func isUniqueViolation(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23505"
+}
+
+// MigrateURL applies every pending migration to the database at databaseURL.
+func MigrateURL(ctx context.Context, databaseURL string) error {
+	s, err := Open(ctx, databaseURL)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	return s.Migrate(ctx, nil)
+}
