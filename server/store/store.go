@@ -68,9 +68,13 @@ func (s *Store) Migrate(ctx context.Context, log io.Writer) error {
 	return migrations.Up(ctx, db, log)
 }
 
+// Tx is one database transaction; the engine's per-aggregate statements are
+// its methods.
+type Tx struct{ tx pgx.Tx }
+
 // InTx runs fn in one transaction, committing when fn returns nil.
-func (s *Store) InTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
-	return pgx.BeginFunc(ctx, s.pool, fn)
+func (s *Store) InTx(ctx context.Context, fn func(tx *Tx) error) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return fn(&Tx{tx: tx}) })
 }
 
 // querier is what both the pool and a transaction offer.

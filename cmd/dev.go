@@ -1,0 +1,223 @@
+package cmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/flovyn/flovyn/embed"
+	"github.com/flovyn/flovyn/server"
+	"github.com/flovyn/flovyn/server/auth"
+	"github.com/flovyn/flovyn/server/store"
+)
+
+// devTenantSlug is the tenant `flovyn dev` seeds and the CLI uses by default.
+const devTenantSlug = "default"
+
+type devOptions struct {
+	dataDir          string
+	ephemeral        bool
+	httpPort         int
+	grpcPort         int
+	ip               string
+	databaseURL      string
+	postgresBinaries string
+	logLevel         string
+	logFormat        string
+}
+
+func newDevCommand() *cobra.Command {
+	var o devOptions
+	c := &cobra.Command{
+		Use:     "dev",
+		GroupID: "server",
+		Short:   "Run a local development server: embedded PostgreSQL and NATS, a seeded tenant and credentials",
+		Long: `Run everything a Flovyn SDK needs on this machine, in one process.
+
+flovyn dev starts an embedded PostgreSQL (data kept in --data-dir, so workflows
+survive a restart; --ephemeral for a throwaway one), an embedded NATS and the
+server, seeds the tenant "default" with a worker token and an admin API key, and
+prints them ready to paste. The credentials stay the same across restarts on
+the same data. Not for production: use flovyn server.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return runDev(ctx, o, cmd.OutOrStdout())
+		},
+	}
+	f := c.Flags()
+	defaultDir, _ := embed.DefaultDataDir()
+	f.StringVar(&o.dataDir, "data-dir", "", "where the database lives (default "+defaultDir+")")
+	f.BoolVar(&o.ephemeral, "ephemeral", false, "keep nothing: use a temporary data dir removed at exit")
+	f.IntVar(&o.httpPort, "http-port", 8000, "REST API port (0 picks a free port)")
+	f.IntVar(&o.grpcPort, "grpc-port", 9090, "gRPC port for workers (0 picks a free port)")
+	f.StringVar(&o.ip, "ip", "127.0.0.1", "address to listen on")
+	f.StringVar(&o.databaseURL, "database-url", "", "use this PostgreSQL instead of the embedded one")
+	f.StringVar(&o.postgresBinaries, "postgres-binaries", "", "directory with initdb and postgres (env FLOVYN_POSTGRES_BINARIES; default: a local install)")
+	f.StringVar(&o.logLevel, "log-level", "warn", "log level: debug, info, warn or error")
+	f.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
+	return c
+}
+
+func runDev(ctx context.Context, o devOptions, out io.Writer) error {
+	started := time.Now()
+	log := newLogger(os.Stderr, o.logLevel, o.logFormat)
+	if o.httpPort < 0 || o.httpPort > 65535 || o.grpcPort < 0 || o.grpcPort > 65535 {
+		return usageErrorf("ports must be between 0 and 65535")
+	}
+	if net.ParseIP(o.ip) == nil && o.ip != "localhost" {
+		return usageErrorf("--ip %q: not an IP address", o.ip)
+	}
+
+	dataDir := o.dataDir
+	if dataDir == "" && !o.ephemeral {
+		dir, err := embed.DefaultDataDir()
+		if err != nil {
+			return fmt.Errorf("data dir: %w (pass --data-dir)", err)
+		}
+		dataDir = dir
+	}
+	databaseURL := o.databaseURL
+	if databaseURL == "" {
+		pgDir := "" // ephemeral: a temporary dir, removed at stop
+		if dataDir != "" {
+			pgDir = filepath.Join(dataDir, "postgres")
+		}
+		pg, err := embed.StartPostgres(ctx, embed.PostgresOptions{
+			DataDir:     pgDir,
+			BinariesDir: o.postgresBinaries,
+			Database:    "flovyn",
+			Ephemeral:   o.ephemeral,
+			Logger:      log,
+		})
+		if err != nil {
+			return fmt.Errorf("embedded PostgreSQL: %w", err)
+		}
+		defer pg.Stop()
+		databaseURL = pg.URL("flovyn")
+		if dataDir == "" {
+			dataDir = pg.DataDir()
+		}
+	}
+	nats, err := embed.StartNATS(embed.NATSOptions{Logger: log})
+	if err != nil {
+		return fmt.Errorf("embedded NATS: %w", err)
+	}
+	defer nats.Stop()
+
+	srv, err := server.New(ctx, server.Options{
+		DatabaseURL:   databaseURL,
+		HTTPAddr:      net.JoinHostPort(o.ip, strconv.Itoa(o.httpPort)),
+		GRPCAddr:      net.JoinHostPort(o.ip, strconv.Itoa(o.grpcPort)),
+		RunMigrations: true,
+		GRPCMethods:   auth.AllMethods,
+		HTTPMethods:   auth.AllMethods,
+		Logger:        log,
+	})
+	if err != nil {
+		return err
+	}
+	creds, err := seedDev(ctx, srv)
+	if err != nil {
+		srv.Close()
+		return err
+	}
+	printBanner(out, devBanner{
+		httpAddr: srv.HTTPAddr(), grpcAddr: srv.GRPCAddr(), natsURL: nats.URL(),
+		dataDir: dataDir, ephemeral: o.ephemeral, external: o.databaseURL != "",
+		creds: creds, took: time.Since(started),
+	})
+	return srv.Serve(ctx)
+}
+
+type devCredentials struct {
+	tenant      store.Tenant
+	workerToken string
+	adminKey    string
+}
+
+// seedDev makes the tenant "default" and its two credentials exist. The
+// secrets are derived from the instance's hashing key, so they come out the
+// same on every start against the same database.
+func seedDev(ctx context.Context, srv *server.Server) (devCredentials, error) {
+	st := srv.Store()
+	tenant, err := st.TenantBySlug(ctx, devTenantSlug)
+	if errors.Is(err, store.ErrNotFound) {
+		tenant, err = st.CreateTenant(ctx, store.Tenant{Slug: devTenantSlug, Name: "Default", Tier: "FREE"})
+		if errors.Is(err, store.ErrConflict) {
+			tenant, err = st.TenantBySlug(ctx, devTenantSlug)
+		}
+	}
+	if err != nil {
+		return devCredentials{}, fmt.Errorf("seed tenant: %w", err)
+	}
+	c := devCredentials{tenant: tenant}
+	c.workerToken, err = srv.Auth().EnsureDerived(ctx, "dev-worker-token", auth.NewCredential{
+		TenantID: tenant.ID, Kind: store.CredentialWorkerToken, DisplayName: "flovyn dev worker", PrincipalID: "worker:dev",
+	})
+	if err != nil {
+		return c, fmt.Errorf("seed worker token: %w", err)
+	}
+	c.adminKey, err = srv.Auth().EnsureDerived(ctx, "dev-admin-key", auth.NewCredential{
+		TenantID: tenant.ID, Kind: store.CredentialAPIKey, DisplayName: "flovyn dev admin", PrincipalID: "user:dev-admin", Role: "OWNER",
+	})
+	if err != nil {
+		return c, fmt.Errorf("seed admin key: %w", err)
+	}
+	return c, nil
+}
+
+type devBanner struct {
+	httpAddr, grpcAddr, natsURL, dataDir string
+	ephemeral, external                  bool
+	creds                                devCredentials
+	took                                 time.Duration
+}
+
+func printBanner(w io.Writer, b devBanner) {
+	data := b.dataDir
+	switch {
+	case b.external:
+		data = "external PostgreSQL (--database-url)"
+	case b.ephemeral:
+		data += " (ephemeral: removed at exit)"
+	}
+	httpURL := "http://" + b.httpAddr
+	grpcURL := "http://" + b.grpcAddr
+	fmt.Fprintf(w, `
+flovyn dev is ready in %s — NOT FOR PRODUCTION (use flovyn server)
+
+  REST API     %s   (health: %s/_/health)
+  gRPC         %s   (point your SDK worker here)
+  NATS         %s
+  Data         %s
+
+  Tenant       %s   (id %s)
+  Worker token %s
+  Admin key    %s
+
+Paste into your shell:
+
+  export FLOVYN_SERVER=%s
+  export FLOVYN_GRPC=%s
+  export FLOVYN_TENANT=%s
+  export FLOVYN_ORG_ID=%s
+  export FLOVYN_WORKER_TOKEN=%s
+  export FLOVYN_API_KEY=%s
+
+Ctrl-C stops everything; the next start keeps your data and these credentials.
+`, b.took.Round(time.Millisecond), httpURL, httpURL, grpcURL, b.natsURL, data,
+		b.creds.tenant.Slug, b.creds.tenant.ID, b.creds.workerToken, b.creds.adminKey,
+		httpURL, grpcURL, b.creds.tenant.Slug, b.creds.tenant.ID, b.creds.workerToken, b.creds.adminKey)
+}

@@ -1,0 +1,63 @@
+package cmd
+
+import (
+	"errors"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/flovyn/flovyn/server"
+	"github.com/flovyn/flovyn/server/config"
+)
+
+func newServerCommand() *cobra.Command {
+	c := &cobra.Command{
+		Use:     "server",
+		GroupID: "server",
+		Short:   "Run the flovyn server: REST API and gRPC worker protocol on PostgreSQL",
+		Long: `Run the flovyn server for production.
+
+Configuration is layered: defaults, then the TOML file (--config or CONFIG_FILE),
+then environment variables (DATABASE_URL, SERVER_PORT, GRPC_SERVER_PORT, ...),
+then flags. See the README for every key.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(cmd)
+			if err != nil {
+				return err
+			}
+			if err := cfg.Ready(); err != nil {
+				return usageError{err}
+			}
+			log := newLogger(os.Stderr, cfg.Log.Level, cfg.Log.Format)
+			for _, key := range cfg.Ignored {
+				log.Warn("configuration key is not used by flovyn", "key", key)
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			opts, err := server.OptionsFromConfig(cfg, log)
+			if err != nil {
+				return usageError{err}
+			}
+			srv, err := server.New(ctx, opts)
+			if err != nil {
+				return err
+			}
+			return srv.Serve(ctx)
+		},
+	}
+	config.RegisterFlags(c.Flags())
+	return c
+}
+
+// loadConfig loads and validates the configuration; its errors are usage errors.
+func loadConfig(cmd *cobra.Command) (*config.Config, error) {
+	cfg, err := config.Load("", os.LookupEnv, cmd.Flags())
+	var ce *config.Error
+	if errors.As(err, &ce) {
+		return nil, usageError{err}
+	}
+	return cfg, err
+}

@@ -1,0 +1,114 @@
+package grpcapi
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/flovyn/flovyn/server/auth"
+	"github.com/flovyn/flovyn/server/engine"
+	"github.com/flovyn/flovyn/server/store"
+)
+
+// toStatus maps engine errors onto gRPC status codes.
+func (a *api) toStatus(method string, err error) error {
+	var inv *engine.InvalidError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &inv):
+		return status.Error(codes.InvalidArgument, inv.Error())
+	case errors.Is(err, engine.ErrNotFound):
+		return status.Error(codes.NotFound, "not found")
+	case errors.Is(err, engine.ErrTerminal), errors.Is(err, engine.ErrNotHeld):
+		return status.Error(codes.FailedPrecondition, err.Error())
+	case errors.Is(err, context.Canceled):
+		return status.Error(codes.Canceled, "request cancelled")
+	}
+	a.log.Error("request failed", "method", method, "err", err)
+	// Not UNAVAILABLE: the Rust SDK backs off for up to a minute on that.
+	return status.Error(codes.Internal, "internal error; see the server log")
+}
+
+func invalidArg(field, msg string) error {
+	return status.Error(codes.InvalidArgument, field+": "+msg)
+}
+
+func parseID(field, s string) (uuid.UUID, error) {
+	id, err := uuid.Parse(s)
+	if err != nil {
+		if s == "" {
+			return uuid.Nil, invalidArg(field, "required")
+		}
+		return uuid.Nil, invalidArg(field, "not a UUID")
+	}
+	return id, nil
+}
+
+// tenantScope resolves the tenant a request acts in. The credential fixes
+// it; an org_id naming another existing tenant is refused. An org_id that
+// names no tenant at all is ignored: the Rust SDK sends a random one when
+// the user sets none.
+func (a *api) tenantScope(ctx context.Context, orgID string) (uuid.UUID, error) {
+	p, ok := auth.PrincipalFrom(ctx)
+	if !ok {
+		return uuid.Nil, status.Error(codes.Unauthenticated, "no principal")
+	}
+	var requested uuid.UUID
+	if orgID != "" {
+		id, err := uuid.Parse(orgID)
+		if err != nil {
+			return uuid.Nil, invalidArg("org_id", "not a UUID")
+		}
+		requested = id
+	}
+	if p.AnyTenant {
+		return requested, nil
+	}
+	if requested != uuid.Nil && requested != p.TenantID {
+		exists, err := a.tenants.exists(ctx, a.store, requested)
+		if err != nil {
+			return uuid.Nil, a.toStatus("tenant", err)
+		}
+		if exists {
+			return uuid.Nil, status.Error(codes.PermissionDenied, "org_id names a tenant this credential does not belong to")
+		}
+	}
+	return p.TenantID, nil
+}
+
+// tenantCache remembers which tenant ids exist, to check org_id cheaply.
+type tenantCache struct {
+	mu   sync.Mutex
+	seen map[uuid.UUID]tenantSeen
+}
+
+type tenantSeen struct {
+	exists bool
+	at     time.Time
+}
+
+func (c *tenantCache) exists(ctx context.Context, st *store.Store, id uuid.UUID) (bool, error) {
+	c.mu.Lock()
+	s, ok := c.seen[id]
+	c.mu.Unlock()
+	if ok && time.Since(s.at) < time.Minute {
+		return s.exists, nil
+	}
+	_, err := st.TenantByID(ctx, id)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return false, err
+	}
+	c.mu.Lock()
+	if c.seen == nil {
+		c.seen = map[uuid.UUID]tenantSeen{}
+	}
+	c.seen[id] = tenantSeen{exists: err == nil, at: time.Now()}
+	c.mu.Unlock()
+	return err == nil, nil
+}

@@ -1,0 +1,148 @@
+// Package grpcapi serves the flovyn.v1 worker protocol: it authenticates
+// each call and translates between protobuf messages and the engine.
+package grpcapi
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/stats"
+	"google.golang.org/grpc/status"
+
+	flovynv1 "github.com/flovyn/flovyn/proto/flovyn/v1"
+	"github.com/flovyn/flovyn/server/auth"
+	"github.com/flovyn/flovyn/server/engine"
+	"github.com/flovyn/flovyn/server/store"
+)
+
+// MaxMessageSize bounds one request or response; larger ones get RESOURCE_EXHAUSTED.
+const MaxMessageSize = 16 << 20
+
+// Options configures the gRPC server.
+type Options struct {
+	Auth    *auth.Authenticator
+	Methods auth.Methods
+	Engine  *engine.Engine
+	Store   *store.Store
+	Logger  *slog.Logger
+}
+
+// api is what every service shares.
+type api struct {
+	engine  *engine.Engine
+	store   *store.Store
+	log     *slog.Logger
+	tenants tenantCache
+	// Telemetry the SDKs send that nothing reads yet, counted.
+	spans, streamed atomic.Int64
+}
+
+// NewServer returns a gRPC server with every flovyn.v1 service registered.
+func NewServer(o Options) *grpc.Server {
+	a := authInterceptor{auth: o.Auth, methods: o.Methods, log: o.Logger}
+	shared := &api{engine: o.Engine, store: o.Store, log: o.Logger}
+	s := grpc.NewServer(
+		// The Rust SDK pings every 30 s even when idle; grpc-go's default
+		// policy would answer that with GOAWAY too_many_pings.
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
+		grpc.MaxRecvMsgSize(MaxMessageSize),
+		grpc.MaxSendMsgSize(MaxMessageSize),
+		grpc.ChainUnaryInterceptor(a.unary),
+		grpc.ChainStreamInterceptor(a.stream),
+		grpc.StatsHandler(&connTracker{engine: o.Engine}),
+	)
+	flovynv1.RegisterWorkflowDispatchServer(s, &workflowDispatch{api: shared})
+	flovynv1.RegisterWorkflowQueryServer(s, &workflowQuery{api: shared})
+	flovynv1.RegisterTaskExecutionServer(s, &taskExecution{api: shared})
+	flovynv1.RegisterWorkerLifecycleServer(s, &workerLifecycle{api: shared})
+	return s
+}
+
+// connTracker numbers connections, so the engine knows which workers are
+// connected and reclaims a worker's work as soon as its connection drops.
+type connTracker struct {
+	engine *engine.Engine
+	next   atomic.Uint64
+}
+
+type connKey struct{}
+
+func (c *connTracker) TagConn(ctx context.Context, _ *stats.ConnTagInfo) context.Context {
+	return context.WithValue(ctx, connKey{}, c.next.Add(1))
+}
+
+func (c *connTracker) HandleConn(ctx context.Context, s stats.ConnStats) {
+	if _, ok := s.(*stats.ConnEnd); ok {
+		if id, ok := ctx.Value(connKey{}).(uint64); ok {
+			go c.engine.ConnectionClosed(context.Background(), id)
+		}
+	}
+}
+
+func (c *connTracker) TagRPC(ctx context.Context, _ *stats.RPCTagInfo) context.Context { return ctx }
+func (c *connTracker) HandleRPC(context.Context, stats.RPCStats)                       {}
+
+// seen records that worker polls over the caller's connection.
+func (a *api) seen(ctx context.Context, worker string) {
+	if id, ok := ctx.Value(connKey{}).(uint64); ok {
+		a.engine.Presence().Seen(id, worker)
+	}
+}
+
+type authInterceptor struct {
+	auth    *auth.Authenticator
+	methods auth.Methods
+	log     *slog.Logger
+}
+
+func (a authInterceptor) authenticate(ctx context.Context, method string) (context.Context, error) {
+	var header string
+	if md, ok := metadata.FromIncomingContext(ctx); ok {
+		if v := md.Get("authorization"); len(v) > 0 {
+			header = v[0]
+		}
+	}
+	p, err := a.auth.Authenticate(ctx, header, a.methods)
+	if errors.Is(err, auth.ErrUnauthenticated) {
+		a.log.Debug("grpc call refused", "method", method, "reason", err)
+		return nil, status.Error(codes.Unauthenticated, err.Error())
+	}
+	if err != nil && ctx.Err() != nil {
+		return nil, status.Error(codes.Canceled, "request cancelled")
+	}
+	if err != nil {
+		a.log.Error("grpc authentication failed", "method", method, "err", err)
+		return nil, status.Error(codes.Internal, "could not check the credential; try again")
+	}
+	return auth.WithPrincipal(ctx, p), nil
+}
+
+func (a authInterceptor) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	ctx, err := a.authenticate(ctx, info.FullMethod)
+	if err != nil {
+		return nil, err
+	}
+	return handler(ctx, req)
+}
+
+func (a authInterceptor) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	ctx, err := a.authenticate(ss.Context(), info.FullMethod)
+	if err != nil {
+		return err
+	}
+	return handler(srv, &authedStream{ServerStream: ss, ctx: ctx})
+}
+
+type authedStream struct {
+	grpc.ServerStream
+	ctx context.Context
+}
+
+func (s *authedStream) Context() context.Context { return s.ctx }

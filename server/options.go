@@ -1,0 +1,63 @@
+package server
+
+import (
+	"fmt"
+	"log/slog"
+	"slices"
+
+	"github.com/google/uuid"
+
+	"github.com/flovyn/flovyn/server/auth"
+	"github.com/flovyn/flovyn/server/config"
+	"github.com/flovyn/flovyn/server/engine"
+	"github.com/flovyn/flovyn/server/store"
+)
+
+// OptionsFromConfig turns a validated configuration into server options.
+func OptionsFromConfig(c *config.Config, log *slog.Logger) (Options, error) {
+	o := Options{
+		DatabaseURL:      c.DatabaseURL,
+		HTTPAddr:         c.HTTPAddr(),
+		GRPCAddr:         c.GRPCAddr(),
+		RunMigrations:    c.RunMigrations,
+		AuthDisabled:     !c.Auth.Enabled,
+		GRPCMethods:      methods(c.Auth.Endpoints.GRPC.Authenticators),
+		HTTPMethods:      methods(c.Auth.Endpoints.HTTP.Authenticators),
+		CredentialSecret: c.Auth.WorkerToken.Secret,
+		Engine: engine.Config{
+			PollHold:          c.Engine.PollHold.Duration,
+			WorkflowTaskLease: c.Engine.WorkflowTaskLease.Duration,
+			WorkerTimeout:     c.Engine.WorkerTimeout.Duration,
+			RecheckInterval:   c.Engine.RecheckInterval.Duration,
+		},
+		Logger: log,
+	}
+	for _, org := range c.Orgs {
+		id, err := uuid.Parse(org.ID)
+		if err != nil {
+			return o, fmt.Errorf("orgs: id %q: %w", org.ID, err)
+		}
+		o.Tenants = append(o.Tenants, store.Tenant{ID: id, Slug: org.Slug, Name: org.Name, Tier: org.Tier, Region: org.Region})
+	}
+	for _, k := range c.Auth.StaticAPIKey.Keys {
+		tenant, err := uuid.Parse(k.OrgID)
+		if err != nil {
+			return o, fmt.Errorf("static key %q: org_id: %w", k.PrincipalID, err)
+		}
+		o.StaticKeys = append(o.StaticKeys, auth.StaticKey{Key: k.Key, Principal: auth.Principal{
+			TenantID: tenant,
+			Type:     auth.PrincipalType(k.PrincipalType),
+			ID:       k.PrincipalID,
+			Role:     k.Role,
+		}})
+	}
+	return o, nil
+}
+
+func methods(authenticators []string) auth.Methods {
+	return auth.Methods{
+		StaticKeys:   slices.Contains(authenticators, config.AuthStaticAPIKey),
+		WorkerTokens: slices.Contains(authenticators, config.AuthWorkerToken),
+		APIKeys:      slices.Contains(authenticators, config.AuthAPIKey),
+	}
+}
