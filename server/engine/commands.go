@@ -1,0 +1,387 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/flovyn/flovyn/server/store"
+)
+
+// SubmitStatus is the outcome a worker reports with its commands.
+type SubmitStatus int
+
+const (
+	// SubmitRunning keeps the workflow runnable (never sent by the SDKs).
+	SubmitRunning SubmitStatus = iota
+	SubmitSuspended
+	SubmitCompleted
+	SubmitFailed
+	SubmitCancelled
+)
+
+// Command is one command of a submission. Each applies itself to the
+// workflow's history inside the submission's transaction.
+type Command interface {
+	apply(ctx context.Context, c *submission) error
+}
+
+// submission is the state shared by the commands of one submit.
+type submission struct {
+	e  *Engine
+	tx *store.Tx
+	fx *effects
+	h  *history
+}
+
+func (c *submission) wf() *store.Workflow { return c.h.wf }
+
+// SubmitCommands applies a worker's commands to a workflow it holds, in
+// order and all at once, then moves the workflow on according to status.
+func (e *Engine) SubmitCommands(ctx context.Context, tenant, id uuid.UUID, status SubmitStatus, cmds []Command) error {
+	return e.change(ctx, func(tx *store.Tx, fx *effects) error {
+		wf, err := tx.LockWorkflow(ctx, tenant, id)
+		if err != nil {
+			return err
+		}
+		if wf.Terminal() {
+			return ErrTerminal
+		}
+		if wf.Status != store.StatusRunning {
+			return ErrNotHeld
+		}
+		h := &history{wf: &wf}
+		if wf.CancelRequested {
+			// Cancelled while the worker held it: its commands no longer apply.
+			if err := e.finishCancelled(ctx, tx, fx, h, "requested while the workflow task ran"); err != nil {
+				return err
+			}
+			return e.save(ctx, tx, h, true)
+		}
+		c := &submission{e: e, tx: tx, fx: fx, h: h}
+		for _, cmd := range cmds {
+			if cmd == nil {
+				continue
+			}
+			if err := cmd.apply(ctx, c); err != nil {
+				return err
+			}
+			if wf.Terminal() {
+				break // nothing after the end counts
+			}
+		}
+		if !wf.Terminal() {
+			if err := e.settle(ctx, c, status); err != nil {
+				return err
+			}
+		}
+		return e.save(ctx, tx, h, true)
+	})
+}
+
+// settle applies the reported status when no command ended the workflow.
+func (e *Engine) settle(ctx context.Context, c *submission, status SubmitStatus) error {
+	wf := c.wf()
+	switch status {
+	case SubmitCompleted:
+		return CompleteWorkflow{Output: json.RawMessage("null")}.apply(ctx, c)
+	case SubmitFailed:
+		return FailWorkflow{Error: "workflow failed", FailureType: "ERROR"}.apply(ctx, c)
+	case SubmitCancelled:
+		return CancelWorkflow{Reason: "cancelled by the workflow"}.apply(ctx, c)
+	case SubmitSuspended:
+		if wf.WakePending {
+			// Something woke the workflow while the worker held it.
+			wf.Status = store.StatusPending
+			wf.WakePending = false
+			wf.TaskTimeMs = time.Now().UnixMilli()
+			c.fx.workflowRunnable(wf)
+		} else {
+			wf.Status = store.StatusWaiting
+		}
+	default:
+		wf.Status = store.StatusPending
+		wf.WakePending = false
+		c.fx.workflowRunnable(wf)
+	}
+	return nil
+}
+
+// RecordOperation records the result of a side effect run by the workflow.
+type RecordOperation struct {
+	Name   string
+	Result json.RawMessage
+}
+
+func (cmd RecordOperation) apply(_ context.Context, c *submission) error {
+	c.h.add(EventOperationCompleted, operationData{OperationName: cmd.Name, Name: cmd.Name, Result: cmd.Result})
+	return nil
+}
+
+// SetState sets a workflow state key.
+type SetState struct {
+	Key   string
+	Value json.RawMessage
+}
+
+func (cmd SetState) apply(ctx context.Context, c *submission) error {
+	if cmd.Key == "" {
+		return invalid("set_state.key", "required")
+	}
+	c.h.add(EventStateSet, stateSetData{Key: cmd.Key, Value: cmd.Value})
+	return c.tx.SetWorkflowState(ctx, c.wf().ID, cmd.Key, cmd.Value)
+}
+
+// ClearState removes a workflow state key.
+type ClearState struct{ Key string }
+
+func (cmd ClearState) apply(ctx context.Context, c *submission) error {
+	if cmd.Key == "" {
+		return invalid("clear_state.key", "required")
+	}
+	c.h.add(EventStateCleared, stateClearedData{Key: cmd.Key})
+	return c.tx.SetWorkflowState(ctx, c.wf().ID, cmd.Key, nil)
+}
+
+// DefaultMaxRetries is how often a failed task is retried unless told otherwise.
+const DefaultMaxRetries = 3
+
+// ScheduleTask schedules a task under the id the client chose.
+type ScheduleTask struct {
+	ID              uuid.UUID
+	Kind            string
+	Input           json.RawMessage
+	Queue           string
+	MaxRetries      *int32
+	TimeoutMs       *int64
+	PrioritySeconds int32
+}
+
+func (cmd ScheduleTask) apply(ctx context.Context, c *submission) error {
+	wf := c.wf()
+	if cmd.ID == uuid.Nil {
+		return invalid("schedule_task.task_execution_id", "required (a UUID chosen by the worker)")
+	}
+	if cmd.Kind == "" {
+		return invalid("schedule_task.kind", "required")
+	}
+	queue := cmd.Queue
+	if queue == "" {
+		queue = wf.Queue
+	}
+	retries := int32(DefaultMaxRetries)
+	if cmd.MaxRetries != nil {
+		if *cmd.MaxRetries < 0 {
+			return invalid("schedule_task.max_retries", "must not be negative")
+		}
+		retries = *cmd.MaxRetries
+	}
+	created, err := c.tx.InsertTask(ctx, store.Task{
+		ID: cmd.ID, TenantID: wf.TenantID, WorkflowID: &wf.ID, Kind: cmd.Kind, Queue: queue,
+		Input: cmd.Input, MaxRetries: retries, TimeoutMs: cmd.TimeoutMs,
+	}, cmd.PrioritySeconds)
+	if err != nil || !created {
+		return err // a replayed command: the task and its event exist already
+	}
+	c.h.add(EventTaskScheduled, taskScheduledData{TaskExecutionID: cmd.ID.String(), Kind: cmd.Kind, Input: cmd.Input, Queue: queue, MaxRetries: retries})
+	c.fx.taskRunnable(wf.TenantID, queue)
+	return nil
+}
+
+// CompleteWorkflow ends the workflow with an output.
+type CompleteWorkflow struct{ Output json.RawMessage }
+
+func (cmd CompleteWorkflow) apply(ctx context.Context, c *submission) error {
+	wf := c.wf()
+	c.h.add(EventWorkflowCompleted, outputData{Output: cmd.Output})
+	wf.Status = store.StatusCompleted
+	wf.Output = cmd.Output
+	return c.e.tellParent(ctx, c.tx, c.fx, wf, EventChildCompleted, "")
+}
+
+// FailWorkflow ends the workflow with an error.
+type FailWorkflow struct {
+	Error       string
+	StackTrace  string
+	FailureType string
+}
+
+func (cmd FailWorkflow) apply(ctx context.Context, c *submission) error {
+	wf := c.wf()
+	if cmd.FailureType == "" {
+		cmd.FailureType = "ERROR"
+	}
+	c.h.add(EventWorkflowFailed, workflowFailedData{Error: cmd.Error, FailureType: cmd.FailureType, StackTrace: cmd.StackTrace})
+	wf.Status = store.StatusFailed
+	wf.Error = &cmd.Error
+	return c.e.tellParent(ctx, c.tx, c.fx, wf, EventChildFailed, cmd.Error)
+}
+
+// SuspendWorkflow records why the workflow waits; the status decides the rest.
+type SuspendWorkflow struct{ Reason string }
+
+func (cmd SuspendWorkflow) apply(_ context.Context, c *submission) error {
+	c.h.add(EventWorkflowSuspended, reasonData{Reason: cmd.Reason})
+	return nil
+}
+
+// CancelWorkflow ends the workflow as cancelled by its own code.
+type CancelWorkflow struct{ Reason string }
+
+func (cmd CancelWorkflow) apply(ctx context.Context, c *submission) error {
+	return c.e.finishCancelled(ctx, c.tx, c.fx, c.h, cmd.Reason)
+}
+
+// CreatePromise creates a durable promise under a name; the server mints its id.
+type CreatePromise struct {
+	Name           string
+	TimeoutMs      *int64
+	IdempotencyKey *string
+}
+
+func (cmd CreatePromise) apply(ctx context.Context, c *submission) error {
+	wf := c.wf()
+	if cmd.Name == "" {
+		return invalid("create_promise.promise_id", "required (the promise name)")
+	}
+	var timeoutAt *time.Time
+	if cmd.TimeoutMs != nil {
+		if *cmd.TimeoutMs < 0 {
+			return invalid("create_promise.timeout_ms", "must not be negative")
+		}
+		at := time.Now().Add(time.Duration(*cmd.TimeoutMs) * time.Millisecond)
+		timeoutAt = &at
+	}
+	p, created, err := c.tx.InsertPromise(ctx, store.Promise{ID: uuid.New(), WorkflowID: wf.ID, Name: cmd.Name}, timeoutAt, cmd.IdempotencyKey)
+	if err != nil || !created {
+		return err
+	}
+	c.h.add(EventPromiseCreated, promiseCreatedData{PromiseID: p.ID.String(), PromiseName: cmd.Name, TimeoutMs: cmd.TimeoutMs})
+	if timeoutAt != nil {
+		c.fx.timerAt(*timeoutAt)
+	}
+	return nil
+}
+
+// ResolvePromiseCommand resolves one of the workflow's own promises, named by
+// name or id.
+type ResolvePromiseCommand struct {
+	Promise string
+	Value   json.RawMessage
+}
+
+func (cmd ResolvePromiseCommand) apply(ctx context.Context, c *submission) error {
+	wf := c.wf()
+	p, err := c.tx.LockPromise(ctx, wf.TenantID, uuid.Nil, wf.ID, cmd.Promise)
+	if err != nil {
+		id, perr := uuid.Parse(cmd.Promise)
+		if perr != nil {
+			return invalid("resolve_promise.promise_id", "no promise %q in this workflow", cmd.Promise)
+		}
+		if p, err = c.tx.LockPromise(ctx, wf.TenantID, id, uuid.Nil, ""); err != nil || p.WorkflowID != wf.ID {
+			return invalid("resolve_promise.promise_id", "no promise %q in this workflow", cmd.Promise)
+		}
+	}
+	if p.Status != store.StatusPending {
+		return nil
+	}
+	if err := c.tx.SettlePromise(ctx, p.ID, "RESOLVED", cmd.Value, nil); err != nil {
+		return err
+	}
+	c.h.add(EventPromiseResolved, promiseResolvedData{PromiseID: p.ID.String(), PromiseName: p.Name, Value: cmd.Value})
+	return nil
+}
+
+// ScheduleChildWorkflow starts a child workflow under the id the client chose.
+type ScheduleChildWorkflow struct {
+	Name            string
+	Kind            string
+	ID              uuid.UUID
+	Input           json.RawMessage
+	Queue           string
+	PrioritySeconds int32
+}
+
+func (cmd ScheduleChildWorkflow) apply(ctx context.Context, c *submission) error {
+	parent := c.wf()
+	switch {
+	case cmd.Name == "":
+		return invalid("schedule_child_workflow.child_execution_name", "required")
+	case cmd.Kind == "":
+		return invalid("schedule_child_workflow.workflow_kind", "required")
+	case cmd.ID == uuid.Nil:
+		return invalid("schedule_child_workflow.child_workflow_execution_id", "required (a UUID chosen by the worker)")
+	}
+	queue := cmd.Queue
+	if queue == "" {
+		queue = parent.Queue
+	}
+	name := cmd.Name
+	child := store.Workflow{
+		ID: cmd.ID, TenantID: parent.TenantID, Kind: cmd.Kind, Queue: queue, Status: store.StatusPending,
+		PrioritySeconds: cmd.PrioritySeconds, Input: cmd.Input, ParentID: &parent.ID, ParentChildName: &name,
+		TaskTimeMs: time.Now().UnixMilli(),
+	}
+	err := c.e.createWorkflow(ctx, c.tx, c.fx, child, nil)
+	if err == store.ErrConflict {
+		return nil // a replayed command: the child exists already
+	}
+	if err != nil {
+		return err
+	}
+	id := cmd.ID.String()
+	c.h.add(EventChildInitiated, childInitiatedData{ChildExecutionName: name, ChildWorkflowKind: cmd.Kind, ChildExecutionID: id, Input: cmd.Input})
+	c.h.add(EventChildStarted, childStartedData{ChildExecutionName: name, ChildExecutionID: id})
+	return nil
+}
+
+// StartTimer starts a durable timer under the id the client chose.
+type StartTimer struct {
+	ID         string
+	DurationMs int64
+}
+
+func (cmd StartTimer) apply(ctx context.Context, c *submission) error {
+	if cmd.ID == "" {
+		return invalid("start_timer.timer_id", "required")
+	}
+	if cmd.DurationMs < 0 {
+		return invalid("start_timer.duration_ms", "must not be negative")
+	}
+	fireAt := time.Now().Add(time.Duration(cmd.DurationMs) * time.Millisecond)
+	created, err := c.tx.InsertTimer(ctx, c.wf().ID, cmd.ID, fireAt)
+	if err != nil || !created {
+		return err
+	}
+	c.h.add(EventTimerStarted, timerStartedData{TimerID: cmd.ID, DurationMs: cmd.DurationMs, FireAt: fireAt.UnixMilli()})
+	c.fx.timerAt(fireAt)
+	return nil
+}
+
+// CancelTimer cancels a pending timer of the workflow.
+type CancelTimer struct{ ID string }
+
+func (cmd CancelTimer) apply(ctx context.Context, c *submission) error {
+	cancelled, err := c.tx.CancelTimer(ctx, c.wf().ID, cmd.ID)
+	if err != nil || !cancelled {
+		return err
+	}
+	c.h.add(EventTimerCancelled, timerData{TimerID: cmd.ID})
+	return nil
+}
+
+// RequestCancelChild asks for a child workflow to be cancelled.
+type RequestCancelChild struct {
+	ID     uuid.UUID
+	Reason string
+}
+
+func (cmd RequestCancelChild) apply(ctx context.Context, c *submission) error {
+	if cmd.ID == uuid.Nil {
+		return invalid("request_cancel_child_workflow.child_workflow_execution_id", "required")
+	}
+	c.fx.cancelLater(c.e, c.wf().TenantID, cmd.ID, cmd.Reason)
+	return nil
+}

@@ -1,0 +1,138 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/flovyn/flovyn/server/notify"
+	"github.com/flovyn/flovyn/server/store"
+)
+
+// Run runs the background loops until ctx ends: timers and promise
+// timeouts, reclaiming expired leases, and keeping the leases of connected
+// workers alive. Every replica runs them; SKIP LOCKED makes each timer fire
+// once.
+func (e *Engine) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	wg.Go(func() { e.timerLoop(ctx) })
+	wg.Go(func() { e.every(ctx, e.cfg.RecheckInterval, e.reclaim) })
+	wg.Go(func() { e.every(ctx, e.cfg.WorkerTimeout/3, e.extendLeases) })
+	wg.Wait()
+}
+
+// every runs fn now and then every interval until ctx ends.
+func (e *Engine) every(ctx context.Context, interval time.Duration, fn func(context.Context) error) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if err := fn(ctx); err != nil && ctx.Err() == nil {
+			e.log.Warn("background work failed; retrying", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (e *Engine) timerLoop(ctx context.Context) {
+	for {
+		if err := e.fireDue(ctx); err != nil && ctx.Err() == nil {
+			e.log.Warn("firing timers failed; retrying", "err", err)
+		}
+		wait := e.cfg.RecheckInterval
+		if next, err := e.st.NextTimerAt(ctx); err == nil {
+			wait = min(wait, time.Until(next))
+		}
+		t := time.NewTimer(max(wait, 0))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-e.kick: // a new timer may be due sooner: plan again
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+// fireDue fires every due timer and promise timeout, one transaction each.
+// Internal wake-ups are not confined to a tenant (uuid.Nil).
+func (e *Engine) fireDue(ctx context.Context) error {
+	fire := func(fn func(tx *store.Tx, fx *effects) error) error {
+		for {
+			err := e.change(ctx, fn)
+			if errors.Is(err, ErrNotFound) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+		}
+	}
+	err := fire(func(tx *store.Tx, fx *effects) error {
+		wf, timerID, err := tx.DueTimer(ctx)
+		if err != nil {
+			return err
+		}
+		_, err = e.wake(ctx, tx, fx, uuid.Nil, wf, EventTimerFired, timerData{TimerID: timerID})
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return fire(func(tx *store.Tx, fx *effects) error {
+		p, err := tx.DuePromiseTimeout(ctx)
+		if err != nil {
+			return err
+		}
+		_, err = e.wake(ctx, tx, fx, uuid.Nil, p.WorkflowID, EventPromiseTimeout, promiseTimeoutData{PromiseID: p.ID.String(), PromiseName: p.Name})
+		return err
+	})
+}
+
+// reclaim offers again the work whose lease ran out.
+func (e *Engine) reclaim(ctx context.Context) error {
+	wfs, err := e.st.ReclaimWorkflows(ctx)
+	if err != nil {
+		return err
+	}
+	for _, w := range wfs {
+		e.log.Info("reclaimed workflow task", "workflow", w.ID, "kind", w.Kind)
+		e.hub.Notify(notify.Key{Tenant: w.TenantID, Queue: w.Queue, Kind: notify.Workflows})
+	}
+	tasks, err := e.st.ReclaimTasks(ctx)
+	if err != nil {
+		return err
+	}
+	for _, t := range tasks {
+		e.log.Info("reclaimed task", "task", t.ID, "kind", t.Kind, "attempt", t.ExecutionCount)
+		e.hub.Notify(notify.Key{Tenant: t.TenantID, Queue: t.Queue, Kind: notify.Tasks})
+	}
+	return nil
+}
+
+func (e *Engine) extendLeases(ctx context.Context) error {
+	return e.st.ExtendTaskLeases(ctx, e.presence.Workers(), e.cfg.WorkerTimeout)
+}
+
+// ConnectionClosed is told when a worker connection ends: work held by
+// workers with no other connection is reclaimed at once.
+func (e *Engine) ConnectionClosed(ctx context.Context, conn uint64) {
+	gone := e.presence.Closed(conn)
+	if len(gone) == 0 {
+		return
+	}
+	if err := e.st.ExpireLeases(ctx, gone); err != nil {
+		e.log.Warn("could not release the work of disconnected workers", "workers", gone, "err", err)
+		return
+	}
+	if err := e.reclaim(ctx); err != nil {
+		e.log.Warn("reclaim after disconnect failed", "err", err)
+	}
+}

@@ -1,0 +1,108 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/flovyn/flovyn/server/notify"
+	"github.com/flovyn/flovyn/server/store"
+)
+
+// PollTask claims a claimable task of tenant+queue for worker, waiting up
+// to the poll hold for one to appear. Its attempt number is ExecutionCount.
+func (e *Engine) PollTask(ctx context.Context, tenant uuid.UUID, queue, worker string) (*store.Task, error) {
+	if queue == "" {
+		queue = DefaultQueue
+	}
+	kinds, err := e.workerKinds(ctx, tenant, worker, "task")
+	if err != nil {
+		return nil, err
+	}
+	var task *store.Task
+	err = e.poll(ctx, notify.Key{Tenant: tenant, Queue: queue, Kind: notify.Tasks}, func() (bool, error) {
+		t, err := e.st.ClaimTask(ctx, tenant, queue, kinds, worker, e.cfg.WorkerTimeout)
+		if errors.Is(err, store.ErrNotFound) {
+			return false, nil
+		}
+		task = &t
+		return err == nil, err
+	})
+	return task, err
+}
+
+// CompleteTask records a task's result and wakes its workflow. Completing a
+// task that has already ended is accepted and changes nothing.
+func (e *Engine) CompleteTask(ctx context.Context, tenant, id uuid.UUID, output json.RawMessage) error {
+	return e.change(ctx, func(tx *store.Tx, fx *effects) error {
+		task, err := tx.LockTask(ctx, tenant, id)
+		if err != nil || taskEnded(task) {
+			return err
+		}
+		if err := tx.FinishTask(ctx, task, store.StatusCompleted, output, nil, nil); err != nil {
+			return err
+		}
+		if task.WorkflowID == nil {
+			return nil
+		}
+		_, err = e.wake(ctx, tx, fx, task.TenantID, *task.WorkflowID, EventTaskCompleted,
+			taskCompletedData{TaskExecutionID: id.String(), Output: output})
+		return err
+	})
+}
+
+func taskEnded(t store.Task) bool {
+	return t.Status == store.StatusCompleted || t.Status == store.StatusFailed || t.Status == store.StatusCancelled
+}
+
+// retryBackoff is the pause before attempt n+1 after n failed: 100 ms,
+// doubling, at most 5 s.
+func retryBackoff(failedAttempts int32) time.Duration {
+	d := 100 * time.Millisecond
+	for i := int32(1); i < failedAttempts && d < 5*time.Second; i++ {
+		d *= 2
+	}
+	return min(d, 5*time.Second)
+}
+
+// FailTask records a failed attempt. The server owns retries: while the
+// task has retries left it is offered again after a short backoff; after
+// the last one TASK_FAILED is appended and the workflow woken.
+func (e *Engine) FailTask(ctx context.Context, tenant, id uuid.UUID, message string) error {
+	return e.change(ctx, func(tx *store.Tx, fx *effects) error {
+		task, err := tx.LockTask(ctx, tenant, id)
+		if err != nil || taskEnded(task) {
+			return err
+		}
+		if task.ExecutionCount <= task.MaxRetries {
+			at := time.Now().Add(retryBackoff(task.ExecutionCount))
+			fx.retry = append(fx.retry, delayed{key: notify.Key{Tenant: task.TenantID, Queue: task.Queue, Kind: notify.Tasks}, at: at})
+			return tx.FinishTask(ctx, task, store.StatusPending, nil, &message, &at)
+		}
+		if err := tx.FinishTask(ctx, task, store.StatusFailed, nil, &message, nil); err != nil {
+			return err
+		}
+		if task.WorkflowID == nil {
+			return nil
+		}
+		_, err = e.wake(ctx, tx, fx, task.TenantID, *task.WorkflowID, EventTaskFailed,
+			taskFailedData{TaskExecutionID: id.String(), Error: message, Attempts: task.ExecutionCount})
+		return err
+	})
+}
+
+// ReportProgress stores a task's progress (0..1).
+func (e *Engine) ReportProgress(ctx context.Context, tenant, id uuid.UUID, progress float64, details string) error {
+	if progress < 0 || progress > 1 {
+		return invalid("progress", "must be between 0 and 1")
+	}
+	return mapStoreErr(e.st.UpdateTaskProgress(ctx, tenant, id, progress, details))
+}
+
+// LogMessage stores a log line of a task.
+func (e *Engine) LogMessage(ctx context.Context, tenant, id uuid.UUID, level, message string) error {
+	return mapStoreErr(e.st.AppendTaskLog(ctx, tenant, id, level, message))
+}

@@ -1,0 +1,370 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/flovyn/flovyn/server/notify"
+	"github.com/flovyn/flovyn/server/store"
+)
+
+// DefaultQueue is used when a request names none.
+const DefaultQueue = "default"
+
+// Idempotency key lifetimes (contract §8).
+const (
+	DefaultIdempotencyTTL = 24 * time.Hour
+	MaxIdempotencyTTL     = 30 * 24 * time.Hour
+)
+
+// StartRequest starts a workflow execution.
+type StartRequest struct {
+	Tenant          uuid.UUID
+	Kind            string
+	Input           json.RawMessage
+	Queue           string
+	PrioritySeconds int32
+	Version         string
+	Metadata        map[string]string
+	IdempotencyKey  string
+	IdempotencyTTL  time.Duration
+}
+
+// StartResult says which execution a start refers to.
+type StartResult struct {
+	ID uuid.UUID
+	// Created is false when an idempotency key returned an existing execution.
+	Created bool
+}
+
+func (r *StartRequest) normalise() error {
+	if r.Kind == "" {
+		return invalid("workflow_kind", "required")
+	}
+	if r.Queue == "" {
+		r.Queue = DefaultQueue
+	}
+	if r.Input == nil {
+		r.Input = json.RawMessage("null")
+	}
+	switch {
+	case r.IdempotencyTTL < 0:
+		return invalid("idempotency_key_ttl_seconds", "must not be negative")
+	case r.IdempotencyTTL == 0:
+		r.IdempotencyTTL = DefaultIdempotencyTTL
+	case r.IdempotencyTTL > MaxIdempotencyTTL:
+		r.IdempotencyTTL = MaxIdempotencyTTL
+	}
+	return nil
+}
+
+func (r *StartRequest) workflow(id uuid.UUID) store.Workflow {
+	return store.Workflow{
+		ID: id, TenantID: r.Tenant, Kind: r.Kind, Queue: r.Queue, Status: store.StatusPending,
+		PrioritySeconds: r.PrioritySeconds, Input: r.Input, Version: r.Version, Metadata: r.Metadata,
+		TaskTimeMs: time.Now().UnixMilli(),
+	}
+}
+
+// createWorkflow inserts w with its WORKFLOW_STARTED event followed by the
+// events extra adds, and makes it runnable.
+func (e *Engine) createWorkflow(ctx context.Context, tx *store.Tx, fx *effects, w store.Workflow, extra func(h *history)) error {
+	if err := tx.InsertWorkflow(ctx, w); err != nil {
+		return err
+	}
+	h := &history{wf: &w}
+	h.add(EventWorkflowStarted, workflowStartedData{Input: w.Input, WorkflowKind: w.Kind, Queue: w.Queue})
+	if extra != nil {
+		extra(h)
+	}
+	fx.workflowRunnable(&w)
+	return e.save(ctx, tx, h, false)
+}
+
+// StartWorkflow creates a workflow execution, or with an idempotency key
+// already in use returns the execution that key started.
+func (e *Engine) StartWorkflow(ctx context.Context, r StartRequest) (StartResult, error) {
+	if err := r.normalise(); err != nil {
+		return StartResult{}, err
+	}
+	var res StartResult
+	err := e.withKeyRetry(func() error {
+		return e.change(ctx, func(tx *store.Tx, fx *effects) error {
+			if r.IdempotencyKey != "" {
+				existing, err := tx.IdempotentWorkflow(ctx, r.Tenant, r.IdempotencyKey)
+				if err == nil {
+					res = StartResult{ID: existing}
+					return nil
+				}
+				if !errors.Is(err, store.ErrNotFound) {
+					return err
+				}
+			}
+			res = StartResult{ID: uuid.New(), Created: true}
+			if err := e.createWorkflow(ctx, tx, fx, r.workflow(res.ID), nil); err != nil {
+				return err
+			}
+			if r.IdempotencyKey != "" {
+				return tx.PutIdempotencyKey(ctx, r.Tenant, r.IdempotencyKey, res.ID, r.IdempotencyTTL)
+			}
+			return nil
+		})
+	})
+	return res, err
+}
+
+// withKeyRetry runs fn again when a concurrent request took the same
+// idempotency key first: the second run then finds that key.
+func (e *Engine) withKeyRetry(fn func() error) error {
+	err := fn()
+	if errors.Is(err, store.ErrConflict) {
+		err = fn()
+	}
+	return err
+}
+
+// SignalWithStartResult reports what SignalWithStart did.
+type SignalWithStartResult struct {
+	ID             uuid.UUID
+	Created        bool
+	SignalSequence int32
+}
+
+// SignalWithStart signals the live execution started under workflowID, or
+// starts one with the signal already in its history.
+func (e *Engine) SignalWithStart(ctx context.Context, r StartRequest, workflowID, signalName string, value json.RawMessage) (SignalWithStartResult, error) {
+	if workflowID == "" {
+		return SignalWithStartResult{}, invalid("workflow_id", "required")
+	}
+	if signalName == "" {
+		return SignalWithStartResult{}, invalid("signal_name", "required")
+	}
+	r.IdempotencyKey = workflowID
+	if err := r.normalise(); err != nil {
+		return SignalWithStartResult{}, err
+	}
+	signal := signalData{SignalName: signalName, SignalValue: value}
+	var res SignalWithStartResult
+	err := e.withKeyRetry(func() error {
+		return e.change(ctx, func(tx *store.Tx, fx *effects) error {
+			existing, err := tx.IdempotentWorkflow(ctx, r.Tenant, workflowID)
+			switch {
+			case err == nil:
+				seq, err := e.wake(ctx, tx, fx, r.Tenant, existing, EventSignalReceived, signal)
+				if err != nil || seq > 0 {
+					res = SignalWithStartResult{ID: existing, SignalSequence: seq}
+					return err
+				}
+				// The execution has ended: start a new one under the same id.
+			case !errors.Is(err, store.ErrNotFound):
+				return err
+			}
+			res = SignalWithStartResult{ID: uuid.New(), Created: true}
+			err = e.createWorkflow(ctx, tx, fx, r.workflow(res.ID), func(h *history) {
+				res.SignalSequence = h.add(EventSignalReceived, signal)
+			})
+			if err != nil {
+				return err
+			}
+			if existing != uuid.Nil {
+				return tx.ReplaceIdempotencyKey(ctx, r.Tenant, workflowID, res.ID, r.IdempotencyTTL)
+			}
+			return tx.PutIdempotencyKey(ctx, r.Tenant, workflowID, res.ID, r.IdempotencyTTL)
+		})
+	})
+	return res, err
+}
+
+// Signal appends SIGNAL_RECEIVED to a workflow and wakes it. A workflow that
+// has ended accepts the signal without change (sequence 0).
+func (e *Engine) Signal(ctx context.Context, tenant, id uuid.UUID, name string, value json.RawMessage) (int32, error) {
+	if name == "" {
+		return 0, invalid("signal_name", "required")
+	}
+	var seq int32
+	err := e.change(ctx, func(tx *store.Tx, fx *effects) error {
+		var err error
+		seq, err = e.wake(ctx, tx, fx, tenant, id, EventSignalReceived, signalData{SignalName: name, SignalValue: value})
+		return err
+	})
+	return seq, err
+}
+
+// PollWorkflow claims a runnable workflow of tenant+queue for worker,
+// waiting up to the poll hold for one to appear.
+func (e *Engine) PollWorkflow(ctx context.Context, tenant uuid.UUID, queue, worker string) (*store.Workflow, error) {
+	if queue == "" {
+		queue = DefaultQueue
+	}
+	kinds, err := e.workerKinds(ctx, tenant, worker, "workflow")
+	if err != nil {
+		return nil, err
+	}
+	var wf *store.Workflow
+	err = e.poll(ctx, notify.Key{Tenant: tenant, Queue: queue, Kind: notify.Workflows}, func() (bool, error) {
+		w, err := e.st.ClaimWorkflow(ctx, tenant, queue, kinds, worker, e.cfg.WorkflowTaskLease)
+		if errors.Is(err, store.ErrNotFound) {
+			return false, nil
+		}
+		wf = &w
+		return err == nil, err
+	})
+	return wf, err
+}
+
+// poll calls claim until it finds work, the hold runs out or the caller
+// goes away. The waiter is registered before the first look, so work that
+// appears between a look and the wait still wakes this poller.
+func (e *Engine) poll(ctx context.Context, key notify.Key, claim func() (bool, error)) error {
+	w := e.hub.Wait(key)
+	defer w.Done()
+	deadline := time.Now().Add(e.cfg.PollHold)
+	for {
+		if ctx.Err() != nil {
+			return nil // the caller left: claim nothing it would not receive
+		}
+		found, err := claim()
+		if found || err != nil {
+			return err
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			return nil
+		}
+		t := time.NewTimer(min(left, e.cfg.RecheckInterval))
+		select {
+		case <-w.C:
+		case <-t.C:
+		case <-ctx.Done():
+		}
+		t.Stop()
+	}
+}
+
+// Events returns a workflow's history.
+func (e *Engine) Events(ctx context.Context, tenant, id uuid.UUID) ([]store.Event, error) {
+	if _, err := e.st.Workflow(ctx, tenant, id); err != nil {
+		return nil, mapStoreErr(err)
+	}
+	return e.st.Events(ctx, id)
+}
+
+// Workflow returns one workflow execution.
+func (e *Engine) Workflow(ctx context.Context, tenant, id uuid.UUID) (store.Workflow, error) {
+	w, err := e.st.Workflow(ctx, tenant, id)
+	return w, mapStoreErr(err)
+}
+
+// Query answers a query from the workflow's stored state: the query name is
+// the state key.
+func (e *Engine) Query(ctx context.Context, tenant, id uuid.UUID, name string) (json.RawMessage, error) {
+	if _, err := e.st.Workflow(ctx, tenant, id); err != nil {
+		return nil, mapStoreErr(err)
+	}
+	v, err := e.st.WorkflowState(ctx, id, name)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, invalid("query_name", "the workflow has no state key %q", name)
+	}
+	return v, err
+}
+
+// CancelWorkflow cancels a workflow from outside: CANCELLATION_REQUESTED is
+// recorded, its running tasks and children are cancelled, and it ends
+// CANCELLED, at once when no worker holds it, else when that worker submits.
+func (e *Engine) CancelWorkflow(ctx context.Context, tenant, id uuid.UUID, reason, requestedBy string) error {
+	return e.change(ctx, func(tx *store.Tx, fx *effects) error {
+		wf, err := tx.LockWorkflow(ctx, tenant, id)
+		if err != nil {
+			return err
+		}
+		if wf.Terminal() {
+			return ErrTerminal
+		}
+		if wf.CancelRequested {
+			return nil
+		}
+		h := &history{wf: &wf}
+		h.add(EventCancellationRequested, cancellationData{Reason: reason, RequestedBy: requestedBy})
+		wf.CancelRequested = true
+		held := wf.Status == store.StatusRunning
+		if !held {
+			if err := e.finishCancelled(ctx, tx, fx, h, reason); err != nil {
+				return err
+			}
+		}
+		return e.save(ctx, tx, h, !held)
+	})
+}
+
+// finishCancelled ends a cancelled workflow: its tasks are cancelled, the
+// parent hears of it, and its live children are cancelled after commit,
+// each in its own transaction (the lock order is always child, then parent).
+func (e *Engine) finishCancelled(ctx context.Context, tx *store.Tx, fx *effects, h *history, reason string) error {
+	wf := h.wf
+	tasks, err := tx.ActiveTasksOf(ctx, wf.ID)
+	if err != nil {
+		return err
+	}
+	for _, t := range tasks {
+		if err := tx.CancelTask(ctx, t, "workflow cancelled"); err != nil {
+			return err
+		}
+	}
+	wf.Status = store.StatusCancelled
+	msg := "cancelled: " + reason
+	wf.Error = &msg
+	if err := e.tellParent(ctx, tx, fx, wf, EventChildCancelled, msg); err != nil {
+		return err
+	}
+	children, err := tx.ActiveChildrenOf(ctx, wf.ID)
+	for _, c := range children {
+		fx.cancelLater(e, wf.TenantID, c, "parent cancelled: "+reason)
+	}
+	return err
+}
+
+// cancelLater cancels workflow id once the current change has committed.
+func (fx *effects) cancelLater(e *Engine, tenant, id uuid.UUID, reason string) {
+	fx.after = append(fx.after, func() {
+		err := e.CancelWorkflow(context.Background(), tenant, id, reason, "parent")
+		if err != nil && !errors.Is(err, ErrTerminal) {
+			e.log.Warn("could not cancel child workflow", "child", id, "err", err)
+		}
+	})
+}
+
+// tellParent reports a child's end to its parent and wakes the parent.
+func (e *Engine) tellParent(ctx context.Context, tx *store.Tx, fx *effects, child *store.Workflow, outcome, errMsg string) error {
+	if child.ParentID == nil {
+		return nil
+	}
+	name := ""
+	if child.ParentChildName != nil {
+		name = *child.ParentChildName
+	}
+	id := child.ID.String()
+	parent, err := tx.LockWorkflow(ctx, child.TenantID, *child.ParentID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil || parent.Terminal() {
+		return err
+	}
+	h := &history{wf: &parent}
+	switch outcome {
+	case EventChildCompleted:
+		h.add(EventChildCompleted, childCompletedData{ChildExecutionName: name, ChildExecutionID: id, Output: child.Output})
+	case EventChildCancelled:
+		h.add(EventChildCancelled, childCancelledData{ChildExecutionName: name, ChildExecutionID: id, Reason: errMsg})
+		// The Rust SDK does not know CHILD_WORKFLOW_CANCELLED: the failure unblocks it.
+		h.add(EventChildFailed, childFailedData{ChildExecutionName: name, ChildExecutionID: id, ChildWorkflowExecutionID: id, Error: errMsg})
+	default:
+		h.add(EventChildFailed, childFailedData{ChildExecutionName: name, ChildExecutionID: id, ChildWorkflowExecutionID: id, Error: errMsg})
+	}
+	makeRunnable(&parent, fx)
+	return e.save(ctx, tx, h, false)
+}

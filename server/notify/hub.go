@@ -1,0 +1,90 @@
+// Package notify wakes pollers when work appears: an in-process registry that
+// wakes one waiter per notification, keyed by tenant, queue and work kind.
+package notify
+
+import (
+	"sync"
+
+	"github.com/google/uuid"
+)
+
+// Key names a place work is waited for.
+type Key struct {
+	Tenant uuid.UUID
+	Queue  string
+	Kind   WorkKind
+}
+
+// WorkKind tells workflow tasks from tasks.
+type WorkKind uint8
+
+const (
+	Workflows WorkKind = iota + 1
+	Tasks
+)
+
+// Hub is the registry. The zero value is not usable; call NewHub.
+type Hub struct {
+	mu      sync.Mutex
+	waiters map[Key][]*Waiter
+}
+
+// NewHub returns an empty registry.
+func NewHub() *Hub { return &Hub{waiters: map[Key][]*Waiter{}} }
+
+// Waiter is one poller's subscription. C receives at most one pending wake-up.
+type Waiter struct {
+	C   chan struct{}
+	key Key
+	hub *Hub
+}
+
+// Wait registers a waiter for key. Register before looking for work, so a
+// notification that arrives between the look and the wait is not lost.
+func (h *Hub) Wait(key Key) *Waiter {
+	w := &Waiter{C: make(chan struct{}, 1), key: key, hub: h}
+	h.mu.Lock()
+	h.waiters[key] = append(h.waiters[key], w)
+	h.mu.Unlock()
+	return w
+}
+
+// Done unregisters w. A wake-up w received but did not use is passed on to
+// another waiter, so it is not swallowed by a poller that found work itself.
+func (w *Waiter) Done() {
+	h := w.hub
+	h.mu.Lock()
+	list := h.waiters[w.key]
+	for i, x := range list {
+		if x == w {
+			list = append(list[:i:i], list[i+1:]...)
+			break
+		}
+	}
+	if len(list) == 0 {
+		delete(h.waiters, w.key)
+	} else {
+		h.waiters[w.key] = list
+	}
+	h.mu.Unlock()
+	select {
+	case <-w.C:
+		h.Notify(w.key)
+	default:
+	}
+}
+
+// Notify wakes one waiter of key, the one waiting longest that has no
+// wake-up pending yet. With nobody waiting it does nothing: the next poll
+// looks at the database first.
+func (h *Hub) Notify(key Key) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, w := range h.waiters[key] {
+		select {
+		case w.C <- struct{}{}:
+			return
+		default:
+		}
+	}
+}

@@ -1,0 +1,203 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+)
+
+// Task is one task execution.
+type Task struct {
+	ID             uuid.UUID
+	TenantID       uuid.UUID
+	WorkflowID     *uuid.UUID
+	Kind           string
+	Queue          string
+	Status         string
+	Input          json.RawMessage
+	Output         json.RawMessage
+	Error          *string
+	ExecutionCount int32
+	MaxRetries     int32
+	TimeoutMs      *int64
+	WorkerID       *string
+	CreatedAt      time.Time
+}
+
+const taskColumns = `id, tenant_id, workflow_id, kind, queue, status, input, output, error, execution_count,
+	max_retries, timeout_ms, worker_id, created_at`
+
+func scanTask(row pgx.Row) (Task, error) {
+	var t Task
+	var input, output []byte
+	err := row.Scan(&t.ID, &t.TenantID, &t.WorkflowID, &t.Kind, &t.Queue, &t.Status, &input, &output, &t.Error,
+		&t.ExecutionCount, &t.MaxRetries, &t.TimeoutMs, &t.WorkerID, &t.CreatedAt)
+	t.Input, t.Output = input, output
+	return t, notFound(err)
+}
+
+// InsertTask creates a PENDING task. It reports false when the id exists
+// already (a replayed command), in which case nothing changes.
+func (t *Tx) InsertTask(ctx context.Context, task Task, prioritySeconds int32) (bool, error) {
+	tag, err := t.tx.Exec(ctx,
+		`INSERT INTO tasks (id, tenant_id, workflow_id, kind, queue, status, priority_seconds, dispatch_order, input,
+		     max_retries, timeout_ms)
+		 VALUES ($1, $2, $3, $4, $5, 'PENDING', $6, now() - $6::int * interval '1 second', $7::json, $8, $9)
+		 ON CONFLICT (id) DO NOTHING`,
+		task.ID, task.TenantID, task.WorkflowID, task.Kind, task.Queue, prioritySeconds, jsonText(task.Input),
+		task.MaxRetries, task.TimeoutMs)
+	return tag.RowsAffected() == 1, err
+}
+
+// ClaimTask moves the first claimable PENDING task of tenant+queue (of one of
+// kinds, when kinds is not nil) to RUNNING for worker and opens an attempt.
+func (s *Store) ClaimTask(ctx context.Context, tenant uuid.UUID, queue string, kinds []string, worker string, lease time.Duration) (Task, error) {
+	var task Task
+	err := s.InTx(ctx, func(tx *Tx) error {
+		var err error
+		task, err = scanTask(tx.tx.QueryRow(ctx,
+			`UPDATE tasks SET status = 'RUNNING', worker_id = $4, lease_expires_at = now() + $5::interval,
+			     execution_count = execution_count + 1, started_at = now(), updated_at = now()
+			 WHERE id = (SELECT id FROM tasks
+			             WHERE tenant_id = $1 AND queue = $2 AND status = 'PENDING'
+			                 AND (not_before IS NULL OR not_before <= now()) AND ($3::text[] IS NULL OR kind = ANY($3))
+			             ORDER BY dispatch_order LIMIT 1 FOR UPDATE SKIP LOCKED)
+			 RETURNING `+taskColumns,
+			tenant, queue, kinds, worker, lease))
+		if err != nil {
+			return err
+		}
+		_, err = tx.tx.Exec(ctx,
+			`INSERT INTO task_attempts (task_id, attempt, worker_id, status) VALUES ($1, $2, $3, 'RUNNING')
+			 ON CONFLICT (task_id, attempt) DO UPDATE SET worker_id = EXCLUDED.worker_id, status = 'RUNNING', started_at = now()`,
+			task.ID, task.ExecutionCount, worker)
+		return err
+	})
+	return task, err
+}
+
+// LockTask reads a task of tenant (uuid.Nil: any) and locks its row.
+func (t *Tx) LockTask(ctx context.Context, tenant, id uuid.UUID) (Task, error) {
+	return scanTask(t.tx.QueryRow(ctx,
+		`SELECT `+taskColumns+` FROM tasks
+		 WHERE id = $1 AND ($2 = '00000000-0000-0000-0000-000000000000'::uuid OR tenant_id = $2) FOR UPDATE`, id, tenant))
+}
+
+// FinishTask records the outcome of a task's current attempt: status
+// COMPLETED, FAILED or CANCELLED ends the task; PENDING schedules another
+// attempt no earlier than retryAt.
+func (t *Tx) FinishTask(ctx context.Context, task Task, status string, output json.RawMessage, errMsg *string, retryAt *time.Time) error {
+	_, err := t.tx.Exec(ctx,
+		`UPDATE tasks SET status = $2, output = $3::json, error = $4, not_before = $5, worker_id = NULL, lease_expires_at = NULL,
+		     completed_at = CASE WHEN $2 = 'PENDING' THEN NULL ELSE now() END, updated_at = now()
+		 WHERE id = $1`,
+		task.ID, status, jsonText(output), errMsg, retryAt)
+	if err != nil || task.ExecutionCount == 0 {
+		return err
+	}
+	attempt := status
+	if status == StatusPending {
+		attempt = StatusFailed
+	}
+	_, err = t.tx.Exec(ctx,
+		`UPDATE task_attempts SET status = $3, error = $4, finished_at = now() WHERE task_id = $1 AND attempt = $2`,
+		task.ID, task.ExecutionCount, attempt, errMsg)
+	return err
+}
+
+// ActiveTasksOf returns the ids of a workflow's tasks that have not ended.
+func (t *Tx) ActiveTasksOf(ctx context.Context, workflow uuid.UUID) ([]uuid.UUID, error) {
+	rows, err := t.tx.Query(ctx, `SELECT id FROM tasks WHERE workflow_id = $1 AND status IN ('PENDING', 'RUNNING') FOR UPDATE`, workflow)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+}
+
+// CancelTask marks a task CANCELLED.
+func (t *Tx) CancelTask(ctx context.Context, id uuid.UUID, reason string) error {
+	_, err := t.tx.Exec(ctx,
+		`UPDATE tasks SET status = 'CANCELLED', error = $2, worker_id = NULL, lease_expires_at = NULL, completed_at = now(),
+		     updated_at = now() WHERE id = $1`, id, reason)
+	return err
+}
+
+// UpdateTaskProgress stores a task's progress report.
+func (s *Store) UpdateTaskProgress(ctx context.Context, tenant, id uuid.UUID, progress float64, details string) error {
+	tag, err := s.pool.Exec(ctx,
+		`UPDATE tasks SET progress = $3, progress_details = $4, updated_at = now()
+		 WHERE id = $1 AND tenant_id = $2`, id, tenant, progress, details)
+	if err == nil && tag.RowsAffected() == 0 {
+		return ErrNotFound
+	}
+	return err
+}
+
+// AppendTaskLog stores a log line of a task.
+func (s *Store) AppendTaskLog(ctx context.Context, tenant, id uuid.UUID, level, message string) error {
+	tag, err := s.pool.Exec(ctx,
+		`INSERT INTO task_logs (task_id, level, message) SELECT id, $3, $4 FROM tasks WHERE id = $1 AND tenant_id = $2`,
+		id, tenant, level, message)
+	if err == nil && tag.RowsAffected() == 0 {
+		return ErrNotFound
+	}
+	return err
+}
+
+// ReclaimTasks returns RUNNING tasks whose lease ran out to PENDING (their
+// attempt is recorded as LOST) and returns their tenant and queue.
+func (s *Store) ReclaimTasks(ctx context.Context) ([]Task, error) {
+	rows, err := s.pool.Query(ctx,
+		`WITH lost AS (
+		     UPDATE tasks SET status = 'PENDING', worker_id = NULL, lease_expires_at = NULL, updated_at = now()
+		     WHERE id IN (SELECT id FROM tasks WHERE status = 'RUNNING' AND lease_expires_at < now() FOR UPDATE SKIP LOCKED)
+		     RETURNING `+taskColumns+`),
+		 attempts AS (
+		     UPDATE task_attempts a SET status = 'LOST', finished_at = now() FROM lost
+		     WHERE a.task_id = lost.id AND a.attempt = lost.execution_count AND a.status = 'RUNNING')
+		 SELECT * FROM lost`)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Task, error) { return scanTask(r) })
+}
+
+// ExtendTaskLeases pushes the lease of every RUNNING task held by one of
+// workers to lease from now: those workers are still connected.
+func (s *Store) ExtendTaskLeases(ctx context.Context, workers []string, lease time.Duration) error {
+	if len(workers) == 0 {
+		return nil
+	}
+	_, err := s.pool.Exec(ctx,
+		`UPDATE tasks SET lease_expires_at = now() + $2::interval WHERE status = 'RUNNING' AND worker_id = ANY($1)`,
+		workers, lease)
+	return err
+}
+
+// ReclaimWorkflows returns RUNNING workflows whose lease ran out to PENDING.
+func (s *Store) ReclaimWorkflows(ctx context.Context) ([]Workflow, error) {
+	rows, err := s.pool.Query(ctx,
+		`UPDATE workflow_executions SET status = 'PENDING', worker_id = NULL, lease_expires_at = NULL, updated_at = now()
+		 WHERE id IN (SELECT id FROM workflow_executions WHERE status = 'RUNNING' AND lease_expires_at < now()
+		              FOR UPDATE SKIP LOCKED)
+		 RETURNING `+workflowColumns)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Workflow, error) { return scanWorkflow(r) })
+}
+
+// ExpireLeases ends at once the leases of the tasks and workflow tasks held
+// by workers, whose connection is gone, so they are reclaimed.
+func (s *Store) ExpireLeases(ctx context.Context, workers []string) error {
+	if len(workers) == 0 {
+		return nil
+	}
+	_, err := s.pool.Exec(ctx,
+		`WITH t AS (UPDATE tasks SET lease_expires_at = now() WHERE status = 'RUNNING' AND worker_id = ANY($1))
+		 UPDATE workflow_executions SET lease_expires_at = now() WHERE status = 'RUNNING' AND worker_id = ANY($1)`, workers)
+	return err
+}

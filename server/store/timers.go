@@ -1,0 +1,117 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+)
+
+// InsertTimer creates a pending timer; false means the workflow already has
+// a timer with that id (a replayed command) and nothing changed.
+func (t *Tx) InsertTimer(ctx context.Context, workflow uuid.UUID, timerID string, fireAt time.Time) (bool, error) {
+	tag, err := t.tx.Exec(ctx,
+		`INSERT INTO timers (workflow_id, timer_id, fire_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
+		workflow, timerID, fireAt)
+	return tag.RowsAffected() == 1, err
+}
+
+// CancelTimer cancels a pending timer; false means it was not pending.
+func (t *Tx) CancelTimer(ctx context.Context, workflow uuid.UUID, timerID string) (bool, error) {
+	tag, err := t.tx.Exec(ctx,
+		`UPDATE timers SET status = 'CANCELLED' WHERE workflow_id = $1 AND timer_id = $2 AND status = 'PENDING'`,
+		workflow, timerID)
+	return tag.RowsAffected() == 1, err
+}
+
+// DueTimer claims one due timer, marks it FIRED and returns it; ErrNotFound
+// when none is due. SKIP LOCKED lets every replica run this safely.
+func (t *Tx) DueTimer(ctx context.Context) (workflow uuid.UUID, timerID string, err error) {
+	err = t.tx.QueryRow(ctx,
+		`UPDATE timers SET status = 'FIRED'
+		 WHERE (workflow_id, timer_id) = (SELECT workflow_id, timer_id FROM timers WHERE status = 'PENDING' AND fire_at <= now()
+		                                 ORDER BY fire_at LIMIT 1 FOR UPDATE SKIP LOCKED)
+		 RETURNING workflow_id, timer_id`).Scan(&workflow, &timerID)
+	return workflow, timerID, notFound(err)
+}
+
+// NextTimerAt returns when the earliest pending timer or promise timeout is due.
+func (s *Store) NextTimerAt(ctx context.Context) (time.Time, error) {
+	var at *time.Time
+	err := s.pool.QueryRow(ctx,
+		`SELECT least((SELECT min(fire_at) FROM timers WHERE status = 'PENDING'),
+		              (SELECT min(timeout_at) FROM promises WHERE status = 'PENDING' AND timeout_at IS NOT NULL))`).Scan(&at)
+	if err != nil || at == nil {
+		return time.Time{}, notFound(err)
+	}
+	return *at, nil
+}
+
+// Promise is a durable promise created by a workflow.
+type Promise struct {
+	ID         uuid.UUID
+	WorkflowID uuid.UUID
+	Name       string
+	Status     string
+	Value      json.RawMessage
+	Error      *string
+}
+
+const promiseColumns = `id, workflow_id, name, status, value, error`
+
+func scanPromise(row pgx.Row) (Promise, error) {
+	var p Promise
+	var value []byte
+	err := row.Scan(&p.ID, &p.WorkflowID, &p.Name, &p.Status, &value, &p.Error)
+	p.Value = value
+	return p, notFound(err)
+}
+
+// InsertPromise creates a pending promise; false means the workflow already
+// has one of that name (a replayed command), returned as it is.
+func (t *Tx) InsertPromise(ctx context.Context, p Promise, timeoutAt *time.Time, idempotencyKey *string) (Promise, bool, error) {
+	tag, err := t.tx.Exec(ctx,
+		`INSERT INTO promises (id, workflow_id, name, timeout_at, idempotency_key) VALUES ($1, $2, $3, $4, $5)
+		 ON CONFLICT (workflow_id, name) DO NOTHING`,
+		p.ID, p.WorkflowID, p.Name, timeoutAt, idempotencyKey)
+	if err != nil {
+		return p, false, err
+	}
+	if tag.RowsAffected() == 1 {
+		return p, true, nil
+	}
+	existing, err := scanPromise(t.tx.QueryRow(ctx,
+		`SELECT `+promiseColumns+` FROM promises WHERE workflow_id = $1 AND name = $2`, p.WorkflowID, p.Name))
+	return existing, false, err
+}
+
+// LockPromise finds a tenant's promise by id, or by workflow id and name
+// when name is not empty, and locks it.
+func (t *Tx) LockPromise(ctx context.Context, tenant uuid.UUID, id uuid.UUID, workflow uuid.UUID, name string) (Promise, error) {
+	return scanPromise(t.tx.QueryRow(ctx,
+		`SELECT p.id, p.workflow_id, p.name, p.status, p.value, p.error FROM promises p
+		 JOIN workflow_executions w ON w.id = p.workflow_id
+		 WHERE ($3 = '' AND p.id = $1 OR $3 <> '' AND p.workflow_id = $2 AND p.name = $3)
+		     AND ($4 = '00000000-0000-0000-0000-000000000000'::uuid OR w.tenant_id = $4)
+		 FOR UPDATE OF p`, id, workflow, name, tenant))
+}
+
+// SettlePromise records a promise's outcome.
+func (t *Tx) SettlePromise(ctx context.Context, id uuid.UUID, status string, value json.RawMessage, errMsg *string) error {
+	_, err := t.tx.Exec(ctx,
+		`UPDATE promises SET status = $2, value = $3::json, error = $4, settled_at = now() WHERE id = $1`,
+		id, status, jsonText(value), errMsg)
+	return err
+}
+
+// DuePromiseTimeout claims one pending promise whose timeout has passed and
+// marks it TIMED_OUT; ErrNotFound when none is due.
+func (t *Tx) DuePromiseTimeout(ctx context.Context) (Promise, error) {
+	return scanPromise(t.tx.QueryRow(ctx,
+		`UPDATE promises SET status = 'TIMED_OUT', settled_at = now()
+		 WHERE id = (SELECT id FROM promises WHERE status = 'PENDING' AND timeout_at <= now()
+		             ORDER BY timeout_at LIMIT 1 FOR UPDATE SKIP LOCKED)
+		 RETURNING `+promiseColumns))
+}

@@ -1,0 +1,255 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+)
+
+// Workflow statuses.
+const (
+	StatusPending   = "PENDING"
+	StatusRunning   = "RUNNING"
+	StatusWaiting   = "WAITING"
+	StatusCompleted = "COMPLETED"
+	StatusFailed    = "FAILED"
+	StatusCancelled = "CANCELLED"
+)
+
+// Workflow is one workflow execution.
+type Workflow struct {
+	ID              uuid.UUID
+	TenantID        uuid.UUID
+	Kind            string
+	Queue           string
+	Status          string
+	PrioritySeconds int32
+	Input           json.RawMessage
+	Output          json.RawMessage
+	Error           *string
+	Version         string
+	Metadata        map[string]string
+	ParentID        *uuid.UUID
+	ParentChildName *string
+	LastSequence    int32
+	WakePending     bool
+	CancelRequested bool
+	WorkerID        *string
+	TaskTimeMs      int64
+	CreatedAt       time.Time
+	StartedAt       *time.Time
+	UpdatedAt       time.Time
+	CompletedAt     *time.Time
+}
+
+// Terminal reports whether the workflow has ended.
+func (w Workflow) Terminal() bool {
+	return w.Status == StatusCompleted || w.Status == StatusFailed || w.Status == StatusCancelled
+}
+
+const workflowColumns = `id, tenant_id, kind, queue, status, priority_seconds, input, output, error, workflow_version,
+	metadata, parent_id, parent_child_name, last_sequence, wake_pending, cancel_requested, worker_id,
+	workflow_task_time_ms, created_at, started_at, updated_at, completed_at`
+
+func scanWorkflow(row pgx.Row) (Workflow, error) {
+	var w Workflow
+	var input, output []byte
+	err := row.Scan(&w.ID, &w.TenantID, &w.Kind, &w.Queue, &w.Status, &w.PrioritySeconds, &input, &output, &w.Error,
+		&w.Version, &w.Metadata, &w.ParentID, &w.ParentChildName, &w.LastSequence, &w.WakePending, &w.CancelRequested,
+		&w.WorkerID, &w.TaskTimeMs, &w.CreatedAt, &w.StartedAt, &w.UpdatedAt, &w.CompletedAt)
+	w.Input, w.Output = input, output
+	return w, notFound(err)
+}
+
+// jsonText passes a JSON payload to a json column; nil stays NULL.
+func jsonText(b json.RawMessage) *string {
+	if b == nil {
+		return nil
+	}
+	s := string(b)
+	return &s
+}
+
+// InsertWorkflow creates w (status PENDING) with last_sequence 0. An id
+// already in use gives ErrConflict.
+func (t *Tx) InsertWorkflow(ctx context.Context, w Workflow) error {
+	if w.Metadata == nil {
+		w.Metadata = map[string]string{}
+	}
+	_, err := t.tx.Exec(ctx,
+		`INSERT INTO workflow_executions (id, tenant_id, kind, queue, status, priority_seconds, dispatch_order, input,
+		     workflow_version, metadata, parent_id, parent_child_name, workflow_task_time_ms)
+		 VALUES ($1, $2, $3, $4, $5, $6, now() - $6::int * interval '1 second', $7::json, $8, $9, $10, $11, $12)`,
+		w.ID, w.TenantID, w.Kind, w.Queue, w.Status, w.PrioritySeconds, jsonText(w.Input), w.Version, w.Metadata,
+		w.ParentID, w.ParentChildName, w.TaskTimeMs)
+	if isUniqueViolation(err) {
+		return ErrConflict
+	}
+	return err
+}
+
+// LockWorkflow reads a workflow and locks its row until the transaction
+// ends; every append to its history happens under this lock. tenant
+// uuid.Nil matches any tenant.
+func (t *Tx) LockWorkflow(ctx context.Context, tenant, id uuid.UUID) (Workflow, error) {
+	return scanWorkflow(t.tx.QueryRow(ctx,
+		`SELECT `+workflowColumns+` FROM workflow_executions
+		 WHERE id = $1 AND ($2 = '00000000-0000-0000-0000-000000000000'::uuid OR tenant_id = $2) FOR UPDATE`, id, tenant))
+}
+
+// Workflow reads a workflow without locking it.
+func (s *Store) Workflow(ctx context.Context, tenant, id uuid.UUID) (Workflow, error) {
+	return scanWorkflow(s.pool.QueryRow(ctx,
+		`SELECT `+workflowColumns+` FROM workflow_executions
+		 WHERE id = $1 AND ($2 = '00000000-0000-0000-0000-000000000000'::uuid OR tenant_id = $2)`, id, tenant))
+}
+
+// WorkflowUpdate is the new state written back after a change.
+type WorkflowUpdate struct {
+	Status          string
+	LastSequence    int32
+	WakePending     bool
+	CancelRequested bool
+	Output          json.RawMessage
+	Error           *string
+	TaskTimeMs      int64
+	// ReleaseWorker clears the worker and lease (the workflow task ended).
+	ReleaseWorker bool
+}
+
+// UpdateWorkflow writes u to workflow id.
+func (t *Tx) UpdateWorkflow(ctx context.Context, id uuid.UUID, u WorkflowUpdate) error {
+	_, err := t.tx.Exec(ctx,
+		`UPDATE workflow_executions SET status = $2, last_sequence = $3, wake_pending = $4, cancel_requested = $5,
+		     output = coalesce($6::json, output), error = coalesce($7, error), workflow_task_time_ms = $8,
+		     worker_id = CASE WHEN $9 THEN NULL ELSE worker_id END,
+		     lease_expires_at = CASE WHEN $9 THEN NULL ELSE lease_expires_at END,
+		     completed_at = CASE WHEN $2 IN ('COMPLETED', 'FAILED', 'CANCELLED') THEN now() ELSE completed_at END,
+		     updated_at = now()
+		 WHERE id = $1`,
+		id, u.Status, u.LastSequence, u.WakePending, u.CancelRequested, jsonText(u.Output), u.Error, u.TaskTimeMs, u.ReleaseWorker)
+	return err
+}
+
+// ClaimWorkflow moves the first PENDING workflow of tenant+queue (of one of
+// kinds, when kinds is not nil) to RUNNING for worker, with a lease.
+func (s *Store) ClaimWorkflow(ctx context.Context, tenant uuid.UUID, queue string, kinds []string, worker string, lease time.Duration) (Workflow, error) {
+	return scanWorkflow(s.pool.QueryRow(ctx,
+		`UPDATE workflow_executions SET status = 'RUNNING', worker_id = $4, lease_expires_at = now() + $5::interval,
+		     started_at = coalesce(started_at, now()), wake_pending = false, updated_at = now()
+		 WHERE id = (SELECT id FROM workflow_executions
+		             WHERE tenant_id = $1 AND queue = $2 AND status = 'PENDING' AND ($3::text[] IS NULL OR kind = ANY($3))
+		             ORDER BY dispatch_order LIMIT 1 FOR UPDATE SKIP LOCKED)
+		 RETURNING `+workflowColumns,
+		tenant, queue, kinds, worker, lease))
+}
+
+// Event is one entry of a workflow's history.
+type Event struct {
+	Sequence  int32
+	Type      string
+	Data      json.RawMessage
+	CreatedAt time.Time
+}
+
+// AppendEvents inserts events, which already carry their sequence numbers.
+func (t *Tx) AppendEvents(ctx context.Context, workflow uuid.UUID, events []Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	seqs := make([]int32, len(events))
+	types := make([]string, len(events))
+	data := make([]string, len(events))
+	for i, e := range events {
+		seqs[i], types[i], data[i] = e.Sequence, e.Type, string(e.Data)
+	}
+	_, err := t.tx.Exec(ctx,
+		`INSERT INTO workflow_events (workflow_id, sequence, event_type, event_data)
+		 SELECT $1, s, t, d::json FROM unnest($2::int[], $3::text[], $4::text[]) AS u(s, t, d)`,
+		workflow, seqs, types, data)
+	return err
+}
+
+// Events returns a workflow's whole history in sequence order.
+func (s *Store) Events(ctx context.Context, workflow uuid.UUID) ([]Event, error) {
+	rows, err := s.pool.Query(ctx,
+		`SELECT sequence, event_type, event_data, created_at FROM workflow_events WHERE workflow_id = $1 ORDER BY sequence`, workflow)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Event, error) {
+		var e Event
+		var data []byte
+		err := r.Scan(&e.Sequence, &e.Type, &data, &e.CreatedAt)
+		e.Data = data
+		return e, err
+	})
+}
+
+// SetWorkflowState upserts (or, with a nil value, deletes) a state key.
+func (t *Tx) SetWorkflowState(ctx context.Context, workflow uuid.UUID, key string, value json.RawMessage) error {
+	if value == nil {
+		_, err := t.tx.Exec(ctx, `DELETE FROM workflow_state WHERE workflow_id = $1 AND key = $2`, workflow, key)
+		return err
+	}
+	_, err := t.tx.Exec(ctx,
+		`INSERT INTO workflow_state (workflow_id, key, value) VALUES ($1, $2, $3::json)
+		 ON CONFLICT (workflow_id, key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()`,
+		workflow, key, string(value))
+	return err
+}
+
+// WorkflowState returns one state value of a workflow.
+func (s *Store) WorkflowState(ctx context.Context, workflow uuid.UUID, key string) (json.RawMessage, error) {
+	var v []byte
+	err := s.pool.QueryRow(ctx, `SELECT value FROM workflow_state WHERE workflow_id = $1 AND key = $2`, workflow, key).Scan(&v)
+	return v, notFound(err)
+}
+
+// IdempotentWorkflow returns the workflow an unexpired key points at, locking the key row.
+func (t *Tx) IdempotentWorkflow(ctx context.Context, tenant uuid.UUID, key string) (uuid.UUID, error) {
+	var id uuid.UUID
+	err := t.tx.QueryRow(ctx,
+		`SELECT workflow_id FROM idempotency_keys WHERE tenant_id = $1 AND key = $2 AND expires_at > now() FOR UPDATE`,
+		tenant, key).Scan(&id)
+	return id, notFound(err)
+}
+
+// PutIdempotencyKey points key at workflow until ttl from now (replacing an
+// expired or superseded entry). A concurrent insert gives ErrConflict.
+func (t *Tx) PutIdempotencyKey(ctx context.Context, tenant uuid.UUID, key string, workflow uuid.UUID, ttl time.Duration) error {
+	tag, err := t.tx.Exec(ctx,
+		`INSERT INTO idempotency_keys (tenant_id, key, workflow_id, expires_at) VALUES ($1, $2, $3, now() + $4::interval)
+		 ON CONFLICT (tenant_id, key) DO UPDATE SET workflow_id = EXCLUDED.workflow_id, expires_at = EXCLUDED.expires_at,
+		     created_at = now()
+		 WHERE idempotency_keys.expires_at <= now()`,
+		tenant, key, workflow, ttl)
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return ErrConflict
+	}
+	return nil
+}
+
+// ReplaceIdempotencyKey re-points a key (already locked) at workflow.
+func (t *Tx) ReplaceIdempotencyKey(ctx context.Context, tenant uuid.UUID, key string, workflow uuid.UUID, ttl time.Duration) error {
+	_, err := t.tx.Exec(ctx,
+		`UPDATE idempotency_keys SET workflow_id = $3, expires_at = now() + $4::interval, created_at = now()
+		 WHERE tenant_id = $1 AND key = $2`, tenant, key, workflow, ttl)
+	return err
+}
+
+// ActiveChildrenOf returns the ids of a workflow's children that have not ended.
+func (t *Tx) ActiveChildrenOf(ctx context.Context, parent uuid.UUID) ([]uuid.UUID, error) {
+	rows, err := t.tx.Query(ctx,
+		`SELECT id FROM workflow_executions WHERE parent_id = $1 AND status NOT IN ('COMPLETED', 'FAILED', 'CANCELLED')`, parent)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+}
