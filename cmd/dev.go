@@ -123,6 +123,7 @@ func runDev(ctx context.Context, o devOptions, out io.Writer) error {
 		RunMigrations: true,
 		GRPCMethods:   auth.AllMethods,
 		HTTPMethods:   auth.AllMethods,
+		Metrics:       true,
 		Logger:        log,
 	})
 	if err != nil {

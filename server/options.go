@@ -30,7 +30,13 @@ func OptionsFromConfig(c *config.Config, log *slog.Logger) (Options, error) {
 			WorkerTimeout:     c.Engine.WorkerTimeout.Duration,
 			RecheckInterval:   c.Engine.RecheckInterval.Duration,
 		},
-		Logger: log,
+		Metrics: c.Metrics.Enabled,
+		Logger:  log,
+	}
+	for _, ep := range [][]string{c.Auth.Endpoints.GRPC.Authenticators, c.Auth.Endpoints.HTTP.Authenticators} {
+		if slices.Contains(ep, config.AuthJWT) {
+			return o, &config.Error{Key: "auth.endpoints", Msg: "the jwt authenticator is not available in this version; remove it or use static keys, worker tokens and API keys"}
+		}
 	}
 	for _, org := range c.Orgs {
 		id, err := uuid.Parse(org.ID)

@@ -41,6 +41,7 @@ type Options struct {
 	// key is generated once and kept in the database, shared by replicas.
 	CredentialSecret string
 	Engine           engine.Config
+	Metrics          bool // serve /metrics
 	Logger           *slog.Logger
 }
 
@@ -107,7 +108,7 @@ func (s *Server) prepare(ctx context.Context, o Options) error {
 	}
 	s.engine = engine.New(s.store, notify.NewHub(), o.Engine, s.log)
 	s.grpc = grpcapi.NewServer(grpcapi.Options{Auth: s.auth, Methods: o.GRPCMethods, Engine: s.engine, Store: s.store, Logger: s.log})
-	s.http = &http.Server{Handler: httpapi.NewMux(s.store), ReadHeaderTimeout: 10 * time.Second}
+	s.http = &http.Server{Handler: httpapi.NewMux(s.store, o.Metrics), ReadHeaderTimeout: 10 * time.Second}
 	return nil
 }
 

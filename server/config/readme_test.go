@@ -6,17 +6,17 @@ import (
 	"testing"
 )
 
-// TestReadmeListsEverySetting keeps README-config.md in step with the
+// TestReadmeListsEverySetting keeps the README in step with the
 // settings table: every key, environment variable and flag is documented.
 func TestReadmeListsEverySetting(t *testing.T) {
-	data, err := os.ReadFile("README-config.md")
+	data, err := os.ReadFile("../../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
 	readme := string(data)
 	mention := func(s string) {
 		if !strings.Contains(readme, "`"+s+"`") {
-			t.Errorf("README-config.md does not mention `%s`", s)
+			t.Errorf("README.md does not mention `%s`", s)
 		}
 	}
 	mention("CONFIG_FILE")

@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // Pinger is what the health check asks: does the database answer?
@@ -31,9 +33,12 @@ func Health(db Pinger) http.Handler {
 	})
 }
 
-// NewMux returns the HTTP routes.
-func NewMux(db Pinger) *http.ServeMux {
+// NewMux returns the HTTP routes; metrics adds Prometheus' /metrics.
+func NewMux(db Pinger, metrics bool) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.Handle("GET /_/health", Health(db))
+	if metrics {
+		mux.Handle("GET /metrics", promhttp.Handler())
+	}
 	return mux
 }
