@@ -128,12 +128,19 @@ func (fx *effects) timerAt(at time.Time) {
 }
 
 // change runs fn in a transaction and publishes its effects after commit.
+// A transaction PostgreSQL aborted to break a deadlock is run again.
 func (e *Engine) change(ctx context.Context, fn func(tx *store.Tx, fx *effects) error) error {
 	var fx effects
-	err := e.st.InTx(ctx, func(tx *store.Tx) error {
-		fx = effects{}
-		return fn(tx, &fx)
-	})
+	run := func() error {
+		return e.st.InTx(ctx, func(tx *store.Tx) error {
+			fx = effects{}
+			return fn(tx, &fx)
+		})
+	}
+	err := run()
+	for attempt := 1; attempt < 3 && store.IsRetryable(err); attempt++ {
+		err = run()
+	}
 	if err != nil {
 		return mapStoreErr(err)
 	}

@@ -92,6 +92,13 @@ func notFound(err error) error {
 	return err
 }
 
+// IsRetryable reports whether err is a deadlock or serialization failure,
+// after which the whole transaction may simply be run again.
+func IsRetryable(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (pgErr.Code == "40P01" || pgErr.Code == "40001")
+}
+
 // isUniqueViolation reports whether err is PostgreSQL's unique_violation.
 func isUniqueViolation(err error) bool {
 	var pgErr *pgconn.PgError
