@@ -93,7 +93,7 @@ func StartPostgres(ctx context.Context, o PostgresOptions) (_ *Postgres, err err
 		return nil, err
 	}
 
-	p := &Postgres{dataDir: o.DataDir, exited: make(chan struct{})}
+	p := &Postgres{dataDir: o.DataDir}
 	if p.dataDir == "" && o.Ephemeral {
 		sweepEphemeral()
 		if p.dataDir, err = os.MkdirTemp("", ephemeralPrefix); err != nil {

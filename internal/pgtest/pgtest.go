@@ -116,8 +116,8 @@ func start() error {
 	if err != nil {
 		return err
 	}
-	// Copying files is the only strategy before 15; from 15 the default writes
-	// the whole clone to WAL, which measured 2-3x slower for a small database.
+	// Copying files (the only strategy before 15) measured faster here for
+	// small databases than 15's default, which writes the whole clone to WAL.
 	if version >= 150000 {
 		strategy = " STRATEGY FILE_COPY"
 	}
