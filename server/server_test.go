@@ -170,14 +170,14 @@ func TestGRPCAuthentication(t *testing.T) {
 	}
 
 	// A valid credential reaches a method that is not built, which says so.
-	tasks := flovynv1.NewTaskExecutionClient(dial(t, srv))
-	_, err = tasks.SubmitTask(withBearer(token), &flovynv1.SubmitTaskRequest{})
+	dispatch := flovynv1.NewWorkflowDispatchClient(dial(t, srv))
+	_, err = dispatch.GetVisualWorkflowDefinitionById(withBearer(token), &flovynv1.GetVisualWorkflowDefinitionByIdRequest{})
 	if status.Code(err) != codes.Unimplemented || status.Convert(err).Message() == "" {
-		t.Fatalf("SubmitTask: %v, want UNIMPLEMENTED with a message", err)
+		t.Fatalf("GetVisualWorkflowDefinitionById: %v, want UNIMPLEMENTED with a message", err)
 	}
-	_, err = tasks.SubmitTask(withBearer(""), &flovynv1.SubmitTaskRequest{})
+	_, err = dispatch.GetVisualWorkflowDefinitionById(withBearer(""), &flovynv1.GetVisualWorkflowDefinitionByIdRequest{})
 	if status.Code(err) != codes.Unauthenticated {
-		t.Fatalf("SubmitTask without credential: %v, want UNAUTHENTICATED before anything else", err)
+		t.Fatalf("without credential: %v, want UNAUTHENTICATED before anything else", err)
 	}
 }
 

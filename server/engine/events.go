@@ -83,6 +83,10 @@ type (
 		Retryable       bool   `json:"retryable"`
 		Attempts        int32  `json:"attempts"`
 	}
+	taskCancelledData struct {
+		TaskExecutionID string `json:"taskExecutionId"`
+		Reason          string `json:"reason"`
+	}
 	timerStartedData struct {
 		TimerID    string `json:"timerId"`
 		DurationMs int64  `json:"durationMs"`

@@ -368,3 +368,11 @@ func (e *Engine) tellParent(ctx context.Context, tx *store.Tx, fx *effects, chil
 	makeRunnable(&parent, fx)
 	return e.save(ctx, tx, h, false)
 }
+
+// Subscribe returns a subscription to the work that appears on a queue.
+func (e *Engine) Subscribe(tenant uuid.UUID, queue string) *notify.Subscription {
+	if queue == "" {
+		queue = DefaultQueue
+	}
+	return e.hub.Subscribe(notify.QueueKey{Tenant: tenant, Queue: queue})
+}

@@ -82,6 +82,16 @@ func (a *api) tenantScope(ctx context.Context, orgID string) (uuid.UUID, error) 
 	return p.TenantID, nil
 }
 
+// concreteTenant is tenantScope for requests that create or claim work and
+// so need one tenant even when authentication is disabled.
+func (a *api) concreteTenant(ctx context.Context, orgID string) (uuid.UUID, error) {
+	tenant, err := a.tenantScope(ctx, orgID)
+	if err == nil && tenant == uuid.Nil {
+		return uuid.Nil, invalidArg("org_id", "required when authentication is disabled")
+	}
+	return tenant, err
+}
+
 // tenantCache remembers which tenant ids exist, to check org_id cheaply.
 type tenantCache struct {
 	mu   sync.Mutex

@@ -15,7 +15,7 @@ type taskExecution struct {
 }
 
 func (s *taskExecution) PollTask(ctx context.Context, r *flovynv1.PollTaskRequest) (*flovynv1.PollTaskResponse, error) {
-	tenant, err := s.tenantScope(ctx, r.OrgId)
+	tenant, err := s.concreteTenant(ctx, r.OrgId)
 	if err != nil {
 		return nil, err
 	}

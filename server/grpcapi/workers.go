@@ -15,7 +15,7 @@ type workerLifecycle struct {
 }
 
 func (s *workerLifecycle) RegisterWorker(ctx context.Context, r *flovynv1.WorkerRegistrationRequest) (*flovynv1.WorkerRegistrationResponse, error) {
-	tenant, err := s.tenantScope(ctx, r.OrgId)
+	tenant, err := s.concreteTenant(ctx, r.OrgId)
 	if err != nil {
 		return nil, err
 	}

@@ -17,7 +17,7 @@ type workflowDispatch struct {
 }
 
 func (s *workflowDispatch) StartWorkflow(ctx context.Context, r *flovynv1.StartWorkflowRequest) (*flovynv1.StartWorkflowResponse, error) {
-	tenant, err := s.tenantScope(ctx, r.OrgId)
+	tenant, err := s.concreteTenant(ctx, r.OrgId)
 	if err != nil {
 		return nil, err
 	}
@@ -42,7 +42,7 @@ func (s *workflowDispatch) StartWorkflow(ctx context.Context, r *flovynv1.StartW
 }
 
 func (s *workflowDispatch) PollWorkflow(ctx context.Context, r *flovynv1.PollRequest) (*flovynv1.PollResponse, error) {
-	tenant, err := s.tenantScope(ctx, r.OrgId)
+	tenant, err := s.concreteTenant(ctx, r.OrgId)
 	if err != nil {
 		return nil, err
 	}
@@ -142,7 +142,7 @@ func (s *workflowDispatch) SignalWorkflow(ctx context.Context, r *flovynv1.Signa
 }
 
 func (s *workflowDispatch) SignalWithStartWorkflow(ctx context.Context, r *flovynv1.SignalWithStartWorkflowRequest) (*flovynv1.SignalWithStartWorkflowResponse, error) {
-	tenant, err := s.tenantScope(ctx, r.OrgId)
+	tenant, err := s.concreteTenant(ctx, r.OrgId)
 	if err != nil {
 		return nil, err
 	}

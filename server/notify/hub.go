@@ -25,12 +25,53 @@ const (
 
 // Hub is the registry. The zero value is not usable; call NewHub.
 type Hub struct {
-	mu      sync.Mutex
-	waiters map[Key][]*Waiter
+	mu          sync.Mutex
+	waiters     map[Key][]*Waiter
+	subscribers map[QueueKey]map[*Subscription]struct{}
+}
+
+// QueueKey names a queue of a tenant, whatever the kind of work.
+type QueueKey struct {
+	Tenant uuid.UUID
+	Queue  string
 }
 
 // NewHub returns an empty registry.
-func NewHub() *Hub { return &Hub{waiters: map[Key][]*Waiter{}} }
+func NewHub() *Hub {
+	return &Hub{waiters: map[Key][]*Waiter{}, subscribers: map[QueueKey]map[*Subscription]struct{}{}}
+}
+
+// Subscription receives a value on C whenever work appears on its queue;
+// unlike a Waiter, every subscription hears every notification (a slow
+// reader misses values, not the fact that there is work).
+type Subscription struct {
+	C   chan struct{}
+	key QueueKey
+	hub *Hub
+}
+
+// Subscribe starts a subscription to key.
+func (h *Hub) Subscribe(key QueueKey) *Subscription {
+	s := &Subscription{C: make(chan struct{}, 1), key: key, hub: h}
+	h.mu.Lock()
+	if h.subscribers[key] == nil {
+		h.subscribers[key] = map[*Subscription]struct{}{}
+	}
+	h.subscribers[key][s] = struct{}{}
+	h.mu.Unlock()
+	return s
+}
+
+// Close ends the subscription.
+func (s *Subscription) Close() {
+	h := s.hub
+	h.mu.Lock()
+	delete(h.subscribers[s.key], s)
+	if len(h.subscribers[s.key]) == 0 {
+		delete(h.subscribers, s.key)
+	}
+	h.mu.Unlock()
+}
 
 // Waiter is one poller's subscription. C receives at most one pending wake-up.
 type Waiter struct {
@@ -80,6 +121,12 @@ func (w *Waiter) Done() {
 func (h *Hub) Notify(key Key) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	for s := range h.subscribers[QueueKey{Tenant: key.Tenant, Queue: key.Queue}] {
+		select {
+		case s.C <- struct{}{}:
+		default:
+		}
+	}
 	for _, w := range h.waiters[key] {
 		select {
 		case w.C <- struct{}{}:

