@@ -31,6 +31,12 @@ func (e *Engine) PollTask(ctx context.Context, tenant uuid.UUID, queue, worker s
 		task = &t
 		return err == nil, err
 	})
+	if task != nil && ctx.Err() != nil {
+		// The poller left while we claimed: the attempt did not happen.
+		err = e.st.UnclaimTask(context.WithoutCancel(ctx), *task)
+		e.hub.Notify(notify.Key{Tenant: tenant, Queue: queue, Kind: notify.Tasks})
+		return nil, err
+	}
 	return task, err
 }
 

@@ -213,6 +213,12 @@ func (e *Engine) PollWorkflow(ctx context.Context, tenant uuid.UUID, queue, work
 		wf = &w
 		return err == nil, err
 	})
+	if wf != nil && ctx.Err() != nil {
+		// The poller left while we claimed: give the workflow task back.
+		err = e.st.UnclaimWorkflow(context.WithoutCancel(ctx), *wf)
+		e.hub.Notify(notify.Key{Tenant: tenant, Queue: queue, Kind: notify.Workflows})
+		return nil, err
+	}
 	return wf, err
 }
 

@@ -206,3 +206,29 @@ func (s *Store) ExpireLeases(ctx context.Context, workers []string) error {
 func (s *Store) Task(ctx context.Context, tenant, id uuid.UUID) (Task, error) {
 	return scanTask(s.pool.QueryRow(ctx, `SELECT `+taskColumns+` FROM tasks WHERE id = $1 AND ($2 = '00000000-0000-0000-0000-000000000000'::uuid OR tenant_id = $2)`, id, tenant))
 }
+
+// UnclaimTask undoes ClaimTask for a poller that left before receiving the
+// task: the attempt did not happen.
+func (s *Store) UnclaimTask(ctx context.Context, t Task) error {
+	return s.InTx(ctx, func(tx *Tx) error {
+		_, err := tx.tx.Exec(ctx,
+			`UPDATE tasks SET status = 'PENDING', worker_id = NULL, lease_expires_at = NULL, started_at = NULL,
+			     execution_count = execution_count - 1, updated_at = now()
+			 WHERE id = $1 AND status = 'RUNNING' AND execution_count = $2`, t.ID, t.ExecutionCount)
+		if err != nil {
+			return err
+		}
+		_, err = tx.tx.Exec(ctx, `DELETE FROM task_attempts WHERE task_id = $1 AND attempt = $2`, t.ID, t.ExecutionCount)
+		return err
+	})
+}
+
+// UnclaimWorkflow undoes ClaimWorkflow for a poller that left before
+// receiving the workflow task.
+func (s *Store) UnclaimWorkflow(ctx context.Context, w Workflow) error {
+	_, err := s.pool.Exec(ctx,
+		`UPDATE workflow_executions SET status = 'PENDING', worker_id = NULL, lease_expires_at = NULL,
+		     wake_pending = false, updated_at = now()
+		 WHERE id = $1 AND status = 'RUNNING' AND worker_id = $2`, w.ID, w.WorkerID)
+	return err
+}
