@@ -1,0 +1,46 @@
+package auth
+
+import (
+	"context"
+	"errors"
+
+	"github.com/google/uuid"
+)
+
+// ErrForbidden is returned when a principal may not perform an action.
+var ErrForbidden = errors.New("permission denied")
+
+// Action names what a request does; the authorizer decides per action.
+type Action string
+
+// The actions of the REST API and the worker protocol.
+const (
+	ActionTenantCreate     Action = "tenant.create"
+	ActionTenantList       Action = "tenant.list"
+	ActionTenantRead       Action = "tenant.read"
+	ActionCredentialCreate Action = "credential.create"
+	ActionCredentialList   Action = "credential.list"
+	ActionCredentialRevoke Action = "credential.revoke"
+	ActionWorkflowStart    Action = "workflow.start"
+	ActionWorkflowRead     Action = "workflow.read" // list, get, events, tasks, children, state, query
+	ActionWorkflowCancel   Action = "workflow.cancel"
+	ActionWorkflowSignal   Action = "workflow.signal" // signal and signal-with-start
+	ActionPromiseSettle    Action = "promise.settle"  // resolve and reject
+	ActionWorkerList       Action = "worker.list"
+	// The worker side of the protocol: register, heartbeat, poll, get
+	// events, submit commands, complete and fail tasks, task state.
+	ActionWorkerExecute Action = "worker.execute"
+)
+
+// Resource is what an action applies to.
+type Resource struct {
+	Type     string    // "tenant", "workflow", "task", "credential", "promise", "worker"
+	TenantID uuid.UUID // uuid.Nil for instance-wide resources (the tenant list)
+	ID       string
+}
+
+// Authorizer decides whether p may perform action on res, returning nil or
+// an error wrapping ErrForbidden.
+type Authorizer interface {
+	Authorize(ctx context.Context, p Principal, action Action, res Resource) error
+}
