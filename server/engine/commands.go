@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"time"
 
 	"github.com/google/uuid"
@@ -325,7 +326,7 @@ func (cmd ScheduleChildWorkflow) apply(ctx context.Context, c *submission) error
 		TaskTimeMs: time.Now().UnixMilli(),
 	}
 	err := c.e.createWorkflow(ctx, c.tx, c.fx, child, nil)
-	if err == store.ErrConflict {
+	if errors.Is(err, store.ErrConflict) {
 		return nil // a replayed command: the child exists already
 	}
 	if err != nil {

@@ -74,18 +74,20 @@ func jsonText(b json.RawMessage) *string {
 }
 
 // InsertWorkflow creates w (status PENDING) with last_sequence 0. An id
-// already in use gives ErrConflict.
+// already in use gives ErrConflict, without aborting the transaction (a
+// replayed SCHEDULE_CHILD_WORKFLOW meets its child this way).
 func (t *Tx) InsertWorkflow(ctx context.Context, w Workflow) error {
 	if w.Metadata == nil {
 		w.Metadata = map[string]string{}
 	}
-	_, err := t.tx.Exec(ctx,
+	tag, err := t.tx.Exec(ctx,
 		`INSERT INTO workflow_executions (id, tenant_id, kind, queue, status, priority_seconds, dispatch_order, input,
 		     workflow_version, metadata, parent_id, parent_child_name, workflow_task_time_ms)
-		 VALUES ($1, $2, $3, $4, $5, $6, now() - $6::int * interval '1 second', $7::json, $8, $9, $10, $11, $12)`,
+		 VALUES ($1, $2, $3, $4, $5, $6, now() - $6::int * interval '1 second', $7::json, $8, $9, $10, $11, $12)
+		 ON CONFLICT (id) DO NOTHING`,
 		w.ID, w.TenantID, w.Kind, w.Queue, w.Status, w.PrioritySeconds, jsonText(w.Input), w.Version, w.Metadata,
 		w.ParentID, w.ParentChildName, w.TaskTimeMs)
-	if isUniqueViolation(err) {
+	if err == nil && tag.RowsAffected() == 0 {
 		return ErrConflict
 	}
 	return err
