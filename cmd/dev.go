@@ -15,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/flovyn/flovyn/client"
 	"github.com/flovyn/flovyn/embed"
 	"github.com/flovyn/flovyn/server"
 	"github.com/flovyn/flovyn/server/auth"
@@ -134,10 +135,11 @@ func runDev(ctx context.Context, o devOptions, out io.Writer) error {
 		srv.Close()
 		return err
 	}
+	profileNote := saveDevProfile("http://"+srv.HTTPAddr(), creds)
 	printBanner(out, devBanner{
 		httpAddr: srv.HTTPAddr(), grpcAddr: srv.GRPCAddr(), natsURL: nats.URL(),
 		dataDir: dataDir, ephemeral: o.ephemeral, external: o.databaseURL != "",
-		creds: creds, took: time.Since(started),
+		creds: creds, took: time.Since(started), profileNote: profileNote,
 	})
 	return srv.Serve(ctx)
 }
@@ -184,6 +186,7 @@ type devBanner struct {
 	ephemeral, external                  bool
 	creds                                devCredentials
 	took                                 time.Duration
+	profileNote                          string
 }
 
 func printBanner(w io.Writer, b devBanner) {
@@ -217,8 +220,34 @@ Paste into your shell:
   export FLOVYN_WORKER_TOKEN=%s
   export FLOVYN_API_KEY=%s
 
+%s
 Ctrl-C stops everything; the next start keeps your data and these credentials.
 `, b.took.Round(time.Millisecond), httpURL, httpURL, grpcURL, b.natsURL, data,
 		b.creds.tenant.Slug, b.creds.tenant.ID, b.creds.workerToken, b.creds.adminKey,
-		httpURL, grpcURL, b.creds.tenant.Slug, b.creds.tenant.ID, b.creds.workerToken, b.creds.adminKey)
+		httpURL, grpcURL, b.creds.tenant.Slug, b.creds.tenant.ID, b.creds.workerToken, b.creds.adminKey, b.profileNote)
+}
+
+// devProfile is the CLI profile `flovyn dev` keeps pointing at itself.
+const devProfile = "dev"
+
+// saveDevProfile records this server in the CLI's "dev" profile, and makes
+// it the current profile unless the user chose another, so the admin
+// commands work with no flags next to `flovyn dev`. It returns a line for
+// the banner.
+func saveDevProfile(server string, c devCredentials) string {
+	profiles, err := client.LoadProfiles()
+	if err == nil {
+		profiles.Profiles[devProfile] = client.Profile{Server: server, Tenant: c.tenant.Slug, APIKey: c.adminKey}
+		if profiles.Current == "" {
+			profiles.Current = devProfile
+		}
+		err = profiles.Save()
+	}
+	if err != nil {
+		return "The CLI profile could not be saved (" + err.Error() + "); pass --server and --api-key.\n"
+	}
+	if profiles.Current != devProfile {
+		return "Saved as CLI profile \"dev\" (use --profile dev; your current profile is \"" + profiles.Current + "\").\n"
+	}
+	return "The flovyn CLI on this machine now uses this server (profile \"dev\").\n"
 }

@@ -53,6 +53,7 @@ var exportLine = regexp.MustCompile(`^\s*export (\w+)=(\S+)$`)
 func startDev(t *testing.T, dataDir string) *devRun {
 	t.Helper()
 	cmd := exec.Command(flovynBin, "dev", "--data-dir", dataDir, "--http-port", "0", "--grpc-port", "0")
+	cmd.Env = append(os.Environ(), "XDG_CONFIG_HOME="+filepath.Join(dataDir, "config"))
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -136,6 +137,10 @@ func TestDevEndToEnd(t *testing.T) {
 	conn.Close()
 	if err != nil || !reg.Success {
 		t.Fatalf("RegisterWorker with the printed token: %v %v", reg, err)
+	}
+	profiles, err := os.ReadFile(filepath.Join(dataDir, "config", "flovyn", "profiles.toml"))
+	if err != nil || !strings.Contains(string(profiles), b["FLOVYN_API_KEY"]) || !strings.Contains(string(profiles), `current = 'dev'`) {
+		t.Fatalf("dev CLI profile: %s (%v)", profiles, err)
 	}
 	first.stop(t)
 	if out, _ := exec.Command("pgrep", "-f", "postgres -D "+dataDir).Output(); len(out) > 0 {
