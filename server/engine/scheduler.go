@@ -61,19 +61,38 @@ func (e *Engine) timerLoop(ctx context.Context) {
 	}
 }
 
+// firers is how many timers fire at once: each firing is its own
+// transaction, and running a few side by side keeps a burst from queueing.
+const firers = 4
+
 // fireDue fires every due timer and promise timeout, one transaction each.
 // Internal wake-ups are not confined to a tenant (uuid.Nil).
 func (e *Engine) fireDue(ctx context.Context) error {
 	fire := func(fn func(tx *store.Tx, fx *effects) error) error {
-		for {
-			err := e.change(ctx, fn)
+		// Look once; only a due item is worth starting the firers for.
+		if err := e.change(ctx, fn); err != nil {
 			if errors.Is(err, ErrNotFound) {
 				return nil
 			}
-			if err != nil {
-				return err
-			}
+			return err
 		}
+		errs := make([]error, firers)
+		var wg sync.WaitGroup
+		for i := range firers {
+			wg.Go(func() {
+				for {
+					err := e.change(ctx, fn)
+					if err != nil {
+						if !errors.Is(err, ErrNotFound) {
+							errs[i] = err
+						}
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		return errors.Join(errs...)
 	}
 	err := fire(func(tx *store.Tx, fx *effects) error {
 		wf, timerID, err := tx.DueTimer(ctx)

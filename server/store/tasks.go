@@ -53,30 +53,24 @@ func (t *Tx) InsertTask(ctx context.Context, task Task, prioritySeconds int32) (
 }
 
 // ClaimTask moves the first claimable PENDING task of tenant+queue (of one of
-// kinds, when kinds is not nil) to RUNNING for worker and opens an attempt.
+// kinds, when kinds is not nil) to RUNNING for worker and opens an attempt,
+// in one statement.
 func (s *Store) ClaimTask(ctx context.Context, tenant uuid.UUID, queue string, kinds []string, worker string, lease time.Duration) (Task, error) {
-	var task Task
-	err := s.InTx(ctx, func(tx *Tx) error {
-		var err error
-		task, err = scanTask(tx.tx.QueryRow(ctx,
-			`UPDATE tasks SET status = 'RUNNING', worker_id = $4, lease_expires_at = now() + $5::interval,
-			     execution_count = execution_count + 1, started_at = now(), updated_at = now()
-			 WHERE id = (SELECT id FROM tasks
-			             WHERE tenant_id = $1 AND queue = $2 AND status = 'PENDING'
-			                 AND (not_before IS NULL OR not_before <= now()) AND ($3::text[] IS NULL OR kind = ANY($3))
-			             ORDER BY dispatch_order LIMIT 1 FOR UPDATE SKIP LOCKED)
-			 RETURNING `+taskColumns,
-			tenant, queue, kinds, worker, lease))
-		if err != nil {
-			return err
-		}
-		_, err = tx.tx.Exec(ctx,
-			`INSERT INTO task_attempts (task_id, attempt, worker_id, status) VALUES ($1, $2, $3, 'RUNNING')
-			 ON CONFLICT (task_id, attempt) DO UPDATE SET worker_id = EXCLUDED.worker_id, status = 'RUNNING', started_at = now()`,
-			task.ID, task.ExecutionCount, worker)
-		return err
-	})
-	return task, err
+	return scanTask(s.pool.QueryRow(ctx,
+		`WITH claimed AS (
+		     UPDATE tasks SET status = 'RUNNING', worker_id = $4, lease_expires_at = now() + $5::interval,
+		         execution_count = execution_count + 1, started_at = now(), updated_at = now()
+		     WHERE id = (SELECT id FROM tasks
+		                 WHERE tenant_id = $1 AND queue = $2 AND status = 'PENDING'
+		                     AND (not_before IS NULL OR not_before <= now()) AND ($3::text[] IS NULL OR kind = ANY($3))
+		                 ORDER BY dispatch_order LIMIT 1 FOR UPDATE SKIP LOCKED)
+		     RETURNING `+taskColumns+`),
+		 attempt AS (
+		     INSERT INTO task_attempts (task_id, attempt, worker_id, status)
+		     SELECT id, execution_count, $4, 'RUNNING' FROM claimed
+		     ON CONFLICT (task_id, attempt) DO UPDATE SET worker_id = EXCLUDED.worker_id, status = 'RUNNING', started_at = now())
+		 SELECT * FROM claimed`,
+		tenant, queue, kinds, worker, lease))
 }
 
 // LockTask reads a task of tenant (uuid.Nil: any) and locks its row.

@@ -43,8 +43,11 @@ func (s *Store) NextTimerAt(ctx context.Context) (time.Time, error) {
 	err := s.pool.QueryRow(ctx,
 		`SELECT least((SELECT min(fire_at) FROM timers WHERE status = 'PENDING'),
 		              (SELECT min(timeout_at) FROM promises WHERE status = 'PENDING' AND timeout_at IS NOT NULL))`).Scan(&at)
-	if err != nil || at == nil {
-		return time.Time{}, notFound(err)
+	if err != nil {
+		return time.Time{}, err
+	}
+	if at == nil {
+		return time.Time{}, ErrNotFound
 	}
 	return *at, nil
 }
