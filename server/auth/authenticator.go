@@ -32,10 +32,12 @@ type Methods struct {
 	StaticKeys   bool
 	WorkerTokens bool
 	APIKeys      bool
+	// JWT accepts bearer JWTs when the Authenticator has a JWT verifier.
+	JWT bool
 }
 
-// AllMethods accepts every credential kind.
-var AllMethods = Methods{StaticKeys: true, WorkerTokens: true, APIKeys: true}
+// AllMethods accepts every credential kind (JWTs only when configured).
+var AllMethods = Methods{StaticKeys: true, WorkerTokens: true, APIKeys: true, JWT: true}
 
 // Options configures an Authenticator.
 type Options struct {
@@ -48,6 +50,8 @@ type Options struct {
 	// CacheTTL bounds how long a verified stored credential is trusted
 	// without reading it again (revocations through this process apply at once).
 	CacheTTL time.Duration
+	// JWT verifies bearer JWTs; nil refuses them.
+	JWT *JWTVerifier
 }
 
 // Authenticator checks bearer credentials. It is safe for concurrent use.
@@ -57,6 +61,7 @@ type Authenticator struct {
 	static   map[[32]byte]Principal
 	disabled bool
 	ttl      time.Duration
+	jwt      *JWTVerifier
 
 	mu       sync.Mutex
 	cache    map[string]cachedCredential // by lookup prefix
@@ -76,6 +81,7 @@ func New(o Options) *Authenticator {
 		static:   make(map[[32]byte]Principal, len(o.Static)),
 		disabled: o.Disabled,
 		ttl:      o.CacheTTL,
+		jwt:      o.JWT,
 		cache:    map[string]cachedCredential{},
 		lastUsed: map[uuid.UUID]time.Time{},
 	}
@@ -110,6 +116,9 @@ func (a *Authenticator) Authenticate(ctx context.Context, header string, m Metho
 		if p, ok := a.static[sha256.Sum256([]byte(secret))]; ok {
 			return p, nil
 		}
+	}
+	if m.JWT && a.jwt != nil && LooksLikeJWT(secret) {
+		return a.jwt.Verify(ctx, secret)
 	}
 	kind := ""
 	switch {

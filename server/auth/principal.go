@@ -1,5 +1,7 @@
-// Package auth turns bearer credentials into principals: static keys from the
-// configuration, worker tokens and API keys stored hashed in the database.
+// Package auth turns bearer credentials into principals (static keys from the
+// configuration, worker tokens and API keys stored hashed in the database,
+// JWTs from an identity provider) and decides what a principal may do (Cedar
+// policies).
 package auth
 
 import (
@@ -21,7 +23,11 @@ type Principal struct {
 	TenantID uuid.UUID
 	Type     PrincipalType
 	ID       string
-	Role     string
+	Role     string // OWNER, ADMIN, MEMBER or VIEWER for users; "" for workers
+	// InstanceAdmin may create and list tenants and act in any tenant.
+	InstanceAdmin bool
+	// Email and Name are informational, from a JWT's claims.
+	Email, Name string
 	// CredentialID is the stored credential's id; uuid.Nil for static keys.
 	CredentialID uuid.UUID
 	// AnyTenant is set only when authentication is disabled in the

@@ -107,6 +107,9 @@ type StaticKey struct {
 	PrincipalType string `toml:"principal_type"` // User or Worker (any case in the file)
 	PrincipalID   string `toml:"principal_id"`
 	Role          string `toml:"role"` // User keys only; defaults to DefaultUserRole
+	// InstanceAdmin lets a User key create and list tenants and act in any
+	// tenant (optional, default false).
+	InstanceAdmin bool `toml:"instance_admin"`
 }
 
 // WorkerTokenConfig configures `fwt_` worker tokens and API keys, which are

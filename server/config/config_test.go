@@ -456,6 +456,7 @@ func TestValidateErrors(t *testing.T) {
 		{"principal id", func(c *config.Config) { c.Auth.StaticAPIKey.Keys[0].PrincipalID = "" }, keys + "[0].principal_id"},
 		{"unknown role", func(c *config.Config) { c.Auth.StaticAPIKey.Keys[0].Role = "ROOT" }, keys + "[0].role"},
 		{"worker with a role", func(c *config.Config) { c.Auth.StaticAPIKey.Keys[1].Role = "ADMIN" }, keys + "[1].role"},
+		{"worker instance admin", func(c *config.Config) { c.Auth.StaticAPIKey.Keys[1].InstanceAdmin = true }, keys + "[1].instance_admin"},
 		{"unknown authenticator", func(c *config.Config) {
 			c.Auth.Endpoints.GRPC.Authenticators = []string{"static_api_key", "oauth"}
 		}, "auth.endpoints.grpc.authenticators"},
@@ -555,6 +556,7 @@ func TestRegisterFlags(t *testing.T) {
 		{"log-level", "info", "LOG_LEVEL"},
 		{"log-format", "auto", "LOG_FORMAT"},
 		{"worker-token-secret", "", "WORKER_TOKEN_SECRET"},
+		{"policy-file", "", "AUTH__POLICY_FILE"},
 	}
 	for _, tt := range tests {
 		f := fs.Lookup(tt.flag)
@@ -569,6 +571,31 @@ func TestRegisterFlags(t *testing.T) {
 			t.Errorf("--%s help %q does not name %s", tt.flag, f.Usage, tt.env)
 		}
 	}
+}
+
+func TestInstanceAdminAndPolicyFile(t *testing.T) {
+	const orgID = "6f1c2a9e-3b7d-4e8a-9c1f-2d3e4f5a6b7c"
+	path := writeFile(t, `
+[auth]
+policy_file = "/etc/flovyn/file.cedar"
+
+[auth.static_api_key]
+keys = [
+    { key = "root", org_id = "`+orgID+`", principal_type = "User", principal_id = "user:root", role = "OWNER", instance_admin = true },
+    { key = "plain", org_id = "`+orgID+`", principal_type = "User", principal_id = "user:plain" },
+]
+`)
+	c, err := load(t, path, map[string]string{"AUTH__POLICY_FILE": "/env.cedar"}, "--policy-file", "/flag.cedar")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantEq(t, "PolicyFile", c.Auth.PolicyFile, "/flag.cedar")
+	wantEq(t, "InstanceAdmin", []bool{c.Auth.StaticAPIKey.Keys[0].InstanceAdmin, c.Auth.StaticAPIKey.Keys[1].InstanceAdmin}, []bool{true, false})
+	c, err = load(t, path, map[string]string{"AUTH__POLICY_FILE": "/env.cedar"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantEq(t, "PolicyFile", c.Auth.PolicyFile, "/env.cedar")
 }
 
 func TestDuration(t *testing.T) {

@@ -49,7 +49,7 @@ var settings = []setting{
 		func(c *Config) any { return &c.Metrics.Enabled }},
 	{"auth.enabled", "AUTH__ENABLED", "", "",
 		func(c *Config) any { return &c.Auth.Enabled }},
-	{"auth.policy_file", "AUTH__POLICY_FILE", "", "",
+	{"auth.policy_file", "AUTH__POLICY_FILE", "policy-file", "Cedar policy file replacing the built-in authorization policies",
 		func(c *Config) any { return &c.Auth.PolicyFile }},
 	{"auth.worker_token.prefix", "AUTH__WORKER_TOKEN__PREFIX", "", "",
 		func(c *Config) any { return &c.Auth.WorkerToken.Prefix }},

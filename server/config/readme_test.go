@@ -21,6 +21,7 @@ func TestReadmeListsEverySetting(t *testing.T) {
 	}
 	mention("CONFIG_FILE")
 	mention("--" + configFlag)
+	mention("instance_admin") // optional key of [auth.static_api_key] keys
 	for _, s := range settings {
 		// "log.level" is written as [log] level, as in the file.
 		if i := strings.LastIndex(s.key, "."); i >= 0 {

@@ -150,6 +150,9 @@ func (c *Config) validateStaticKeys() error {
 		case k.PrincipalType == PrincipalUser && !slices.Contains(Roles, k.Role):
 			return errorf(key+".role", "%q is not one of %s", k.Role, strings.Join(Roles, ", "))
 		}
+		if k.InstanceAdmin && k.PrincipalType != PrincipalUser {
+			return errorf(key+".instance_admin", "only User keys can be instance admins")
+		}
 	}
 	return nil
 }

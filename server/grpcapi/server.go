@@ -29,9 +29,12 @@ const MaxMessageSize = 16 << 20
 type Options struct {
 	Auth    *auth.Authenticator
 	Methods auth.Methods
-	Engine  *engine.Engine
-	Store   *store.Store
-	Logger  *slog.Logger
+	// Authorizer decides every call (see methodActions); nil denies every
+	// call of an authenticated principal.
+	Authorizer auth.Authorizer
+	Engine     *engine.Engine
+	Store      *store.Store
+	Logger     *slog.Logger
 }
 
 // api is what every service shares.
@@ -46,7 +49,7 @@ type api struct {
 
 // NewServer returns a gRPC server with every flovyn.v1 service registered.
 func NewServer(o Options) *grpc.Server {
-	a := authInterceptor{auth: o.Auth, methods: o.Methods, log: o.Logger}
+	a := authInterceptor{auth: o.Auth, methods: o.Methods, authz: o.Authorizer, log: o.Logger}
 	shared := &api{engine: o.Engine, store: o.Store, log: o.Logger}
 	s := grpc.NewServer(
 		// The Rust SDK pings every 30 s even when idle; grpc-go's default
@@ -99,7 +102,74 @@ func (a *api) seen(ctx context.Context, worker string) {
 type authInterceptor struct {
 	auth    *auth.Authenticator
 	methods auth.Methods
+	authz   auth.Authorizer
 	log     *slog.Logger
+}
+
+// methodActions is the action each RPC performs. A method missing here is
+// refused (fail closed). Ids named in requests are confined to the caller's
+// tenant by the handlers; the authorizer decides on the tenant as a whole.
+var methodActions = map[string]auth.Action{
+	// Workflow worker side.
+	flovynv1.WorkflowDispatch_PollWorkflow_FullMethodName:             auth.ActionWorkerExecute,
+	flovynv1.WorkflowDispatch_SubscribeToNotifications_FullMethodName: auth.ActionWorkerExecute,
+	flovynv1.WorkflowDispatch_GetEvents_FullMethodName:                auth.ActionWorkerExecute,
+	flovynv1.WorkflowDispatch_SubmitWorkflowCommands_FullMethodName:   auth.ActionWorkerExecute,
+	flovynv1.WorkflowDispatch_ReportExecutionSpans_FullMethodName:     auth.ActionWorkerExecute,
+	// Client side.
+	flovynv1.WorkflowDispatch_StartWorkflow_FullMethodName:                   auth.ActionWorkflowStart,
+	flovynv1.WorkflowDispatch_StartChildWorkflow_FullMethodName:              auth.ActionWorkflowStart,
+	flovynv1.WorkflowDispatch_SignalWorkflow_FullMethodName:                  auth.ActionWorkflowSignal,
+	flovynv1.WorkflowDispatch_SignalWithStartWorkflow_FullMethodName:         auth.ActionWorkflowSignal,
+	flovynv1.WorkflowDispatch_ResolvePromise_FullMethodName:                  auth.ActionPromiseSettle,
+	flovynv1.WorkflowDispatch_RejectPromise_FullMethodName:                   auth.ActionPromiseSettle,
+	flovynv1.WorkflowDispatch_GetVisualWorkflowDefinitionById_FullMethodName: auth.ActionWorkflowRead,
+	flovynv1.WorkflowQuery_QueryWorkflow_FullMethodName:                      auth.ActionWorkflowRead,
+	flovynv1.TaskExecution_SubmitTask_FullMethodName:                         auth.ActionWorkflowStart,
+	// Task worker side, task state and cancellation.
+	flovynv1.TaskExecution_PollTask_FullMethodName:       auth.ActionWorkerExecute,
+	flovynv1.TaskExecution_CompleteTask_FullMethodName:   auth.ActionWorkerExecute,
+	flovynv1.TaskExecution_FailTask_FullMethodName:       auth.ActionWorkerExecute,
+	flovynv1.TaskExecution_ReportProgress_FullMethodName: auth.ActionWorkerExecute,
+	flovynv1.TaskExecution_Heartbeat_FullMethodName:      auth.ActionWorkerExecute,
+	flovynv1.TaskExecution_CancelTask_FullMethodName:     auth.ActionWorkerExecute,
+	flovynv1.TaskExecution_LogMessage_FullMethodName:     auth.ActionWorkerExecute,
+	flovynv1.TaskExecution_GetState_FullMethodName:       auth.ActionWorkerExecute,
+	flovynv1.TaskExecution_SetState_FullMethodName:       auth.ActionWorkerExecute,
+	flovynv1.TaskExecution_ClearState_FullMethodName:     auth.ActionWorkerExecute,
+	flovynv1.TaskExecution_ClearAllState_FullMethodName:  auth.ActionWorkerExecute,
+	flovynv1.TaskExecution_GetStateKeys_FullMethodName:   auth.ActionWorkerExecute,
+	flovynv1.TaskExecution_StreamTaskData_FullMethodName: auth.ActionWorkerExecute,
+	// Worker lifecycle.
+	flovynv1.WorkerLifecycle_RegisterWorker_FullMethodName: auth.ActionWorkerExecute,
+	flovynv1.WorkerLifecycle_SendHeartbeat_FullMethodName:  auth.ActionWorkerExecute,
+}
+
+// authorize lets the call through when the authorizer allows the method's
+// action on the caller's tenant.
+func (a authInterceptor) authorize(ctx context.Context, p auth.Principal, method string) error {
+	if p.AnyTenant { // authentication is disabled
+		return nil
+	}
+	action, ok := methodActions[method]
+	if !ok {
+		a.log.Warn("grpc call denied: method has no action", "method", method, "principal_type", string(p.Type), "principal_id", p.ID)
+		return status.Errorf(codes.PermissionDenied, "permission denied: %s is not open to any caller", method)
+	}
+	if a.authz == nil {
+		a.log.Error("grpc call denied: no authorizer configured", "method", method)
+		return status.Errorf(codes.PermissionDenied, "permission denied: %s (no authorizer configured)", action)
+	}
+	err := a.authz.Authorize(ctx, p, action, auth.Resource{Type: "tenant", TenantID: p.TenantID, ID: p.TenantID.String()})
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, auth.ErrForbidden):
+		return status.Error(codes.PermissionDenied, err.Error())
+	default:
+		a.log.Error("grpc authorization failed", "method", method, "action", string(action), "err", err)
+		return status.Errorf(codes.PermissionDenied, "permission denied: %s could not be authorized", action)
+	}
 }
 
 func (a authInterceptor) authenticate(ctx context.Context, method string) (context.Context, error) {
@@ -120,6 +190,9 @@ func (a authInterceptor) authenticate(ctx context.Context, method string) (conte
 	if err != nil {
 		a.log.Error("grpc authentication failed", "method", method, "err", err)
 		return nil, status.Error(codes.Internal, "could not check the credential; try again")
+	}
+	if err := a.authorize(ctx, p, method); err != nil {
+		return nil, err
 	}
 	return auth.WithPrincipal(ctx, p), nil
 }
