@@ -23,7 +23,9 @@ func OptionsFromConfig(c *config.Config, log *slog.Logger) (Options, error) {
 		AuthDisabled:     !c.Auth.Enabled,
 		GRPCMethods:      methods(c.Auth.Endpoints.GRPC.Authenticators),
 		HTTPMethods:      methods(c.Auth.Endpoints.HTTP.Authenticators),
+		HTTPExcludePaths: c.Auth.Endpoints.HTTP.ExcludePaths,
 		CredentialSecret: c.Auth.WorkerToken.Secret,
+		PolicyFile:       c.Auth.PolicyFile,
 		Engine: engine.Config{
 			PollHold:          c.Engine.PollHold.Duration,
 			WorkflowTaskLease: c.Engine.WorkflowTaskLease.Duration,
@@ -33,9 +35,18 @@ func OptionsFromConfig(c *config.Config, log *slog.Logger) (Options, error) {
 		Metrics: c.Metrics.Enabled,
 		Logger:  log,
 	}
-	for _, ep := range [][]string{c.Auth.Endpoints.GRPC.Authenticators, c.Auth.Endpoints.HTTP.Authenticators} {
-		if slices.Contains(ep, config.AuthJWT) {
-			return o, &config.Error{Key: "auth.endpoints", Msg: "the jwt authenticator is not available in this version; remove it or use static keys, worker tokens and API keys"}
+	if c.Auth.Enabled && (o.GRPCMethods.JWT || o.HTTPMethods.JWT) {
+		j := c.Auth.JWT
+		o.JWT = &auth.JWTConfig{
+			Issuer:                    j.Issuer,
+			Audience:                  j.Audience,
+			JWKSURL:                   j.JWKSURL,
+			PublicKeyFile:             j.PublicKeyFile,
+			HS256Secret:               j.HS256Secret,
+			SkipSignatureVerification: j.SkipSignatureVerification,
+			ClockSkew:                 j.ClockSkew.Duration,
+			TenantClaim:               j.TenantClaim,
+			RoleClaim:                 j.RoleClaim,
 		}
 	}
 	for _, org := range c.Orgs {
@@ -51,10 +62,11 @@ func OptionsFromConfig(c *config.Config, log *slog.Logger) (Options, error) {
 			return o, fmt.Errorf("static key %q: org_id: %w", k.PrincipalID, err)
 		}
 		o.StaticKeys = append(o.StaticKeys, auth.StaticKey{Key: k.Key, Principal: auth.Principal{
-			TenantID: tenant,
-			Type:     auth.PrincipalType(k.PrincipalType),
-			ID:       k.PrincipalID,
-			Role:     k.Role,
+			TenantID:      tenant,
+			Type:          auth.PrincipalType(k.PrincipalType),
+			ID:            k.PrincipalID,
+			Role:          k.Role,
+			InstanceAdmin: k.InstanceAdmin,
 		}})
 	}
 	return o, nil
@@ -65,5 +77,6 @@ func methods(authenticators []string) auth.Methods {
 		StaticKeys:   slices.Contains(authenticators, config.AuthStaticAPIKey),
 		WorkerTokens: slices.Contains(authenticators, config.AuthWorkerToken),
 		APIKeys:      slices.Contains(authenticators, config.AuthAPIKey),
+		JWT:          slices.Contains(authenticators, config.AuthJWT),
 	}
 }

@@ -37,6 +37,16 @@ type Options struct {
 	AuthDisabled bool
 	GRPCMethods  auth.Methods
 	HTTPMethods  auth.Methods
+	// HTTPExcludePaths are the HTTP paths served without credentials; nil
+	// means httpapi.DefaultExcludePaths.
+	HTTPExcludePaths []string
+	// Authorizer replaces the Cedar policies for the REST API (tests).
+	Authorizer auth.Authorizer
+	// JWT configures the jwt authenticator; nil refuses JWTs.
+	JWT *auth.JWTConfig
+	// PolicyFile replaces the embedded Cedar policies when set. A file that
+	// cannot be read or parsed stops New with an error.
+	PolicyFile string
 	// CredentialSecret keys the hash of stored credentials. Empty: a random
 	// key is generated once and kept in the database, shared by replicas.
 	CredentialSecret string
@@ -50,6 +60,7 @@ type Server struct {
 	log    *slog.Logger
 	store  *store.Store
 	auth   *auth.Authenticator
+	authz  auth.Authorizer
 	engine *engine.Engine
 	grpc   *grpc.Server
 	http   *http.Server
@@ -64,11 +75,17 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	// Policies first: a bad policy file stops the server before it touches
+	// the database.
+	authz, err := auth.NewCedarAuthorizer(o.PolicyFile, log)
+	if err != nil {
+		return nil, fmt.Errorf("authorization: %w", err)
+	}
 	st, err := store.Open(ctx, o.DatabaseURL)
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{log: log, store: st}
+	s := &Server{log: log, store: st, authz: authz}
 	if err := s.prepare(ctx, o); err != nil {
 		s.Close()
 		return nil, err
@@ -97,7 +114,14 @@ func (s *Server) prepare(ctx context.Context, o Options) error {
 	if o.AuthDisabled {
 		s.log.Warn("authentication is DISABLED: every caller may act on every tenant; never do this outside a sandbox")
 	}
-	s.auth = auth.New(auth.Options{Store: s.store, Hasher: auth.NewHasher([]byte(secret)), Static: o.StaticKeys, Disabled: o.AuthDisabled})
+	var jwtVerifier *auth.JWTVerifier
+	if o.JWT != nil {
+		var err error
+		if jwtVerifier, err = auth.NewJWTVerifier(*o.JWT, s.store, s.log); err != nil {
+			return err
+		}
+	}
+	s.auth = auth.New(auth.Options{Store: s.store, Hasher: auth.NewHasher([]byte(secret)), Static: o.StaticKeys, Disabled: o.AuthDisabled, JWT: jwtVerifier})
 
 	var err error
 	if s.grpcLn, err = net.Listen("tcp", o.GRPCAddr); err != nil {
@@ -107,8 +131,15 @@ func (s *Server) prepare(ctx context.Context, o Options) error {
 		return fmt.Errorf("HTTP listener: %w", err)
 	}
 	s.engine = engine.New(s.store, notify.NewHub(), o.Engine, s.log)
-	s.grpc = grpcapi.NewServer(grpcapi.Options{Auth: s.auth, Methods: o.GRPCMethods, Engine: s.engine, Store: s.store, Logger: s.log})
-	s.http = &http.Server{Handler: httpapi.NewMux(s.store, o.Metrics), ReadHeaderTimeout: 10 * time.Second}
+	s.grpc = grpcapi.NewServer(grpcapi.Options{Auth: s.auth, Methods: o.GRPCMethods, Authorizer: s.authz, Engine: s.engine, Store: s.store, Logger: s.log})
+	restAuthz := o.Authorizer
+	if restAuthz == nil {
+		restAuthz = s.authz
+	}
+	s.http = &http.Server{Handler: httpapi.New(httpapi.Options{
+		Store: s.store, Engine: s.engine, Auth: s.auth, Methods: o.HTTPMethods, Authorizer: restAuthz,
+		ExcludePaths: o.HTTPExcludePaths, Metrics: o.Metrics, Logger: s.log,
+	}), ReadHeaderTimeout: 10 * time.Second}
 	return nil
 }
 
@@ -126,6 +157,11 @@ func (s *Server) Engine() *engine.Engine { return s.engine }
 
 // Auth returns the server's authenticator.
 func (s *Server) Auth() *auth.Authenticator { return s.auth }
+
+// Authorizer returns the server's authorizer: the Cedar policies, embedded
+// or from the policy file. It allows everything to the principals of a
+// server whose authentication is disabled.
+func (s *Server) Authorizer() auth.Authorizer { return s.authz }
 
 // HTTPAddr is the address the HTTP listener is bound to.
 func (s *Server) HTTPAddr() string { return s.httpLn.Addr().String() }

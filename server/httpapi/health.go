@@ -7,8 +7,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // Pinger is what the health check asks: does the database answer?
@@ -31,14 +29,4 @@ func Health(db Pinger) http.Handler {
 		}
 		_ = json.NewEncoder(w).Encode(map[string]string{"status": "UP"})
 	})
-}
-
-// NewMux returns the HTTP routes; metrics adds Prometheus' /metrics.
-func NewMux(db Pinger, metrics bool) *http.ServeMux {
-	mux := http.NewServeMux()
-	mux.Handle("GET /_/health", Health(db))
-	if metrics {
-		mux.Handle("GET /metrics", promhttp.Handler())
-	}
-	return mux
 }

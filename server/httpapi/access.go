@@ -1,0 +1,120 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/google/uuid"
+
+	"github.com/flovyn/flovyn/server/auth"
+	"github.com/flovyn/flovyn/server/store"
+)
+
+// instanceAdmin reports whether p may act on every tenant: an instance
+// administrator, or anyone when authentication is disabled (AnyTenant).
+func instanceAdmin(p auth.Principal) bool {
+	return p.InstanceAdmin || p.AnyTenant
+}
+
+// seesTenant reports whether p may even learn that tenant exists.
+func seesTenant(p auth.Principal, tenant uuid.UUID) bool {
+	return instanceAdmin(p) || p.TenantID == tenant
+}
+
+func principal(ctx context.Context) (auth.Principal, error) {
+	p, ok := auth.PrincipalFrom(ctx)
+	if !ok {
+		return p, huma.Error401Unauthorized("missing authorization: send 'Bearer <token>'")
+	}
+	return p, nil
+}
+
+// tenantOf resolves the tenant a route names and the caller. A tenant the
+// caller does not belong to is reported exactly like one that does not
+// exist (404), so its existence is not revealed.
+func (a *api) tenantOf(ctx context.Context, slug string) (store.Tenant, auth.Principal, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return store.Tenant{}, p, err
+	}
+	t, err := a.store.TenantBySlug(ctx, slug)
+	if errors.Is(err, store.ErrNotFound) || err == nil && !seesTenant(p, t.ID) {
+		return store.Tenant{}, p, huma.Error404NotFound(fmt.Sprintf("tenant %q not found", slug))
+	}
+	if err != nil {
+		return store.Tenant{}, p, a.fail("tenant", err)
+	}
+	return t, p, nil
+}
+
+// authorize asks the authorizer; a refusal is 403.
+func (a *api) authorize(ctx context.Context, p auth.Principal, action auth.Action, res auth.Resource) error {
+	err := a.authz.Authorize(ctx, p, action, res)
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, auth.ErrForbidden) {
+		return huma.Error403Forbidden(err.Error())
+	}
+	return a.fail("authorization", err)
+}
+
+// scope resolves the tenant of slug and authorizes action on a resource of it.
+func (a *api) scope(ctx context.Context, slug string, action auth.Action, resType, resID string) (store.Tenant, auth.Principal, error) {
+	t, p, err := a.tenantOf(ctx, slug)
+	if err != nil {
+		return t, p, err
+	}
+	return t, p, a.authorize(ctx, p, action, auth.Resource{Type: resType, TenantID: t.ID, ID: resID})
+}
+
+// TenantScope is the authorizer used when none is configured (the server
+// configures its Cedar policies). It fails closed: a principal acts only within its own tenant;
+// only an instance admin creates or lists tenants; workers do not manage
+// credentials; a VIEWER only reads.
+type TenantScope struct{}
+
+var readActions = []auth.Action{
+	auth.ActionTenantRead, auth.ActionTenantList, auth.ActionCredentialList, auth.ActionWorkflowRead, auth.ActionWorkerList,
+}
+
+// Authorize implements auth.Authorizer.
+func (TenantScope) Authorize(_ context.Context, p auth.Principal, action auth.Action, res auth.Resource) error {
+	admin := instanceAdmin(p)
+	deny := func(why string) error {
+		return fmt.Errorf("%w: %s %q may not %s: %s", auth.ErrForbidden, p.Type, p.ID, action, why)
+	}
+	switch {
+	case action == auth.ActionTenantCreate || action == auth.ActionTenantList && res.TenantID == uuid.Nil:
+		if !admin {
+			return deny("only an instance administrator may")
+		}
+		return nil
+	case !admin && res.TenantID != p.TenantID:
+		return deny("the resource belongs to another tenant")
+	case p.Type == auth.PrincipalWorker &&
+		(action == auth.ActionCredentialCreate || action == auth.ActionCredentialList || action == auth.ActionCredentialRevoke):
+		return deny("workers do not manage credentials")
+	case p.Role == "VIEWER" && !slices.Contains(readActions, action):
+		return deny("the VIEWER role only reads")
+	}
+	return nil
+}
+
+// roleRank orders user roles; an API key may not carry more than its issuer.
+func roleRank(role string) int {
+	switch role {
+	case "OWNER":
+		return 4
+	case "ADMIN":
+		return 3
+	case "MEMBER":
+		return 2
+	case "VIEWER":
+		return 1
+	}
+	return 0
+}
