@@ -174,6 +174,7 @@ func seedDev(ctx context.Context, srv *server.Server) (devCredentials, error) {
 	}
 	c.adminKey, err = srv.Auth().EnsureDerived(ctx, "dev-admin-key", auth.NewCredential{
 		TenantID: tenant.ID, Kind: store.CredentialAPIKey, DisplayName: "flovyn dev admin", PrincipalID: "user:dev-admin", Role: "OWNER",
+		InstanceAdmin: true,
 	})
 	if err != nil {
 		return c, fmt.Errorf("seed admin key: %w", err)

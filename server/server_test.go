@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -201,5 +202,36 @@ func TestLastUsedIsRecordedOnFlush(t *testing.T) {
 	stored, err = srv.Store().CredentialByPrefix(ctx, cred.Prefix)
 	if err != nil || stored.LastUsedAt == nil || time.Since(*stored.LastUsedAt) > time.Minute {
 		t.Fatalf("after flush: last used %v, err %v", stored.LastUsedAt, err)
+	}
+}
+
+func TestInstanceAdminAPIKeyCreatesTenants(t *testing.T) {
+	srv := startServer(t, pgtest.NewDatabase(t))
+	ctx := context.Background()
+	issue := func(admin bool) string {
+		key, _, err := srv.Auth().Issue(ctx, auth.NewCredential{TenantID: testTenant.ID, Kind: store.CredentialAPIKey,
+			PrincipalID: "user:x", Role: "OWNER", InstanceAdmin: admin})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return key
+	}
+	create := func(key, slug string) int {
+		req, _ := http.NewRequest(http.MethodPost, "http://"+srv.HTTPAddr()+"/api/tenants",
+			strings.NewReader(`{"name":"N","slug":"`+slug+`"}`))
+		req.Header.Set("Authorization", "Bearer "+key)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := create(issue(false), "by-owner"); code != http.StatusForbidden {
+		t.Fatalf("an OWNER key creating a tenant: %d, want 403", code)
+	}
+	if code := create(issue(true), "by-admin"); code != http.StatusCreated {
+		t.Fatalf("an instance-admin key creating a tenant: %d, want 201", code)
 	}
 }

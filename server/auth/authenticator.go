@@ -157,11 +157,12 @@ func (a *Authenticator) stored(ctx context.Context, secret, kind string) (Princi
 	a.lastUsed[cred.ID] = now
 	a.mu.Unlock()
 	return Principal{
-		TenantID:     cred.TenantID,
-		Type:         PrincipalType(cred.PrincipalType),
-		ID:           cred.PrincipalID,
-		Role:         cred.Role,
-		CredentialID: cred.ID,
+		TenantID:      cred.TenantID,
+		Type:          PrincipalType(cred.PrincipalType),
+		ID:            cred.PrincipalID,
+		Role:          cred.Role,
+		InstanceAdmin: cred.InstanceAdmin,
+		CredentialID:  cred.ID,
 	}, nil
 }
 
@@ -190,6 +191,8 @@ type NewCredential struct {
 	PrincipalID string
 	Role        string
 	ExpiresAt   *time.Time
+	// InstanceAdmin lets the credential create tenants and act in any tenant.
+	InstanceAdmin bool
 }
 
 // Issue creates a credential and returns its secret, which is not stored and
@@ -232,6 +235,7 @@ func (a *Authenticator) insert(ctx context.Context, n NewCredential, secret stri
 		PrincipalID:   n.PrincipalID,
 		Role:          n.Role,
 		ExpiresAt:     n.ExpiresAt,
+		InstanceAdmin: n.InstanceAdmin,
 	})
 	if err != nil {
 		return "", store.Credential{}, err

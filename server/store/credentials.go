@@ -26,6 +26,7 @@ type Credential struct {
 	PrincipalType string
 	PrincipalID   string
 	Role          string
+	InstanceAdmin bool
 	CreatedAt     time.Time
 	LastUsedAt    *time.Time
 	ExpiresAt     *time.Time
@@ -33,21 +34,23 @@ type Credential struct {
 }
 
 const credentialColumns = `id, tenant_id, kind, display_name, prefix, secret_hash, principal_type,
-	principal_id, role, created_at, last_used_at, expires_at, revoked_at`
+	principal_id, role, instance_admin, created_at, last_used_at, expires_at, revoked_at`
 
 func scanCredential(row pgx.Row) (Credential, error) {
 	var c Credential
 	err := row.Scan(&c.ID, &c.TenantID, &c.Kind, &c.DisplayName, &c.Prefix, &c.SecretHash, &c.PrincipalType,
-		&c.PrincipalID, &c.Role, &c.CreatedAt, &c.LastUsedAt, &c.ExpiresAt, &c.RevokedAt)
+		&c.PrincipalID, &c.Role, &c.InstanceAdmin, &c.CreatedAt, &c.LastUsedAt, &c.ExpiresAt, &c.RevokedAt)
 	return c, notFound(err)
 }
 
 // InsertCredential stores c; a prefix already in use gives ErrConflict.
 func (s *Store) InsertCredential(ctx context.Context, c Credential) (Credential, error) {
 	row := s.pool.QueryRow(ctx,
-		`INSERT INTO credentials (id, tenant_id, kind, display_name, prefix, secret_hash, principal_type, principal_id, role, expires_at)
-		 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING `+credentialColumns,
-		c.ID, c.TenantID, c.Kind, c.DisplayName, c.Prefix, c.SecretHash, c.PrincipalType, c.PrincipalID, c.Role, c.ExpiresAt)
+		`INSERT INTO credentials (id, tenant_id, kind, display_name, prefix, secret_hash, principal_type, principal_id, role,
+		     instance_admin, expires_at)
+		 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING `+credentialColumns,
+		c.ID, c.TenantID, c.Kind, c.DisplayName, c.Prefix, c.SecretHash, c.PrincipalType, c.PrincipalID, c.Role,
+		c.InstanceAdmin, c.ExpiresAt)
 	created, err := scanCredential(row)
 	if isUniqueViolation(err) {
 		return Credential{}, ErrConflict
