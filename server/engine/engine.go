@@ -188,11 +188,8 @@ func (h *history) add(eventType string, data any) int32 {
 
 // save appends h's events and writes the workflow row back.
 func (e *Engine) save(ctx context.Context, tx *store.Tx, h *history, releaseWorker bool) error {
-	if err := tx.AppendEvents(ctx, h.wf.ID, h.events); err != nil {
-		return err
-	}
 	w := h.wf
-	return tx.UpdateWorkflow(ctx, w.ID, store.WorkflowUpdate{
+	return tx.SaveWorkflow(ctx, w.ID, h.events, store.WorkflowUpdate{
 		Status: w.Status, LastSequence: w.LastSequence, WakePending: w.WakePending, CancelRequested: w.CancelRequested,
 		Output: w.Output, Error: w.Error, TaskTimeMs: w.TaskTimeMs, ReleaseWorker: releaseWorker,
 	})

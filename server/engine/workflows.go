@@ -253,10 +253,8 @@ func (e *Engine) poll(ctx context.Context, key notify.Key, claim func() (bool, e
 
 // Events returns a workflow's history.
 func (e *Engine) Events(ctx context.Context, tenant, id uuid.UUID) ([]store.Event, error) {
-	if _, err := e.st.Workflow(ctx, tenant, id); err != nil {
-		return nil, mapStoreErr(err)
-	}
-	return e.st.Events(ctx, id)
+	events, err := e.st.Events(ctx, tenant, id)
+	return events, mapStoreErr(err)
 }
 
 // Workflow returns one workflow execution.

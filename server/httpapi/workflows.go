@@ -575,7 +575,7 @@ func (a *api) workflowEvents(ctx context.Context, in *eventsInput) (*eventsOutpu
 	if err != nil {
 		return nil, err
 	}
-	events, err := a.store.Events(ctx, w.ID)
+	events, err := a.store.Events(ctx, w.TenantID, w.ID)
 	if err != nil {
 		return nil, a.fail("events", err)
 	}

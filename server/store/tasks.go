@@ -84,21 +84,17 @@ func (t *Tx) LockTask(ctx context.Context, tenant, id uuid.UUID) (Task, error) {
 // COMPLETED, FAILED or CANCELLED ends the task; PENDING schedules another
 // attempt no earlier than retryAt.
 func (t *Tx) FinishTask(ctx context.Context, task Task, status string, output json.RawMessage, errMsg *string, retryAt *time.Time) error {
-	_, err := t.tx.Exec(ctx,
-		`UPDATE tasks SET status = $2, output = $3::json, error = $4, not_before = $5, worker_id = NULL, lease_expires_at = NULL,
-		     completed_at = CASE WHEN $2 = 'PENDING' THEN NULL ELSE now() END, updated_at = now()
-		 WHERE id = $1`,
-		task.ID, status, jsonText(output), errMsg, retryAt)
-	if err != nil || task.ExecutionCount == 0 {
-		return err
-	}
 	attempt := status
 	if status == StatusPending {
 		attempt = StatusFailed
 	}
-	_, err = t.tx.Exec(ctx,
-		`UPDATE task_attempts SET status = $3, error = $4, finished_at = now() WHERE task_id = $1 AND attempt = $2`,
-		task.ID, task.ExecutionCount, attempt, errMsg)
+	_, err := t.tx.Exec(ctx,
+		`WITH finished AS (
+		     UPDATE tasks SET status = $2, output = $3::json, error = $4, not_before = $5, worker_id = NULL,
+		         lease_expires_at = NULL, completed_at = CASE WHEN $2 = 'PENDING' THEN NULL ELSE now() END, updated_at = now()
+		     WHERE id = $1)
+		 UPDATE task_attempts SET status = $6, error = $4, finished_at = now() WHERE task_id = $1 AND attempt = $7`,
+		task.ID, status, jsonText(output), errMsg, retryAt, attempt, task.ExecutionCount)
 	return err
 }
 

@@ -122,17 +122,28 @@ type WorkflowUpdate struct {
 	ReleaseWorker bool
 }
 
-// UpdateWorkflow writes u to workflow id.
-func (t *Tx) UpdateWorkflow(ctx context.Context, id uuid.UUID, u WorkflowUpdate) error {
+// SaveWorkflow appends events (already numbered) to workflow id's history
+// and writes u to its row, in one statement.
+func (t *Tx) SaveWorkflow(ctx context.Context, id uuid.UUID, events []Event, u WorkflowUpdate) error {
+	seqs := make([]int32, len(events))
+	types := make([]string, len(events))
+	data := make([]string, len(events))
+	for i, e := range events {
+		seqs[i], types[i], data[i] = e.Sequence, e.Type, string(e.Data)
+	}
 	_, err := t.tx.Exec(ctx,
-		`UPDATE workflow_executions SET status = $2, last_sequence = $3, wake_pending = $4, cancel_requested = $5,
+		`WITH appended AS (
+		     INSERT INTO workflow_events (workflow_id, sequence, event_type, event_data)
+		     SELECT $1, s, t, d::json FROM unnest($10::int[], $11::text[], $12::text[]) AS u(s, t, d))
+		 UPDATE workflow_executions SET status = $2, last_sequence = $3, wake_pending = $4, cancel_requested = $5,
 		     output = coalesce($6::json, output), error = coalesce($7, error), workflow_task_time_ms = $8,
 		     worker_id = CASE WHEN $9 THEN NULL ELSE worker_id END,
 		     lease_expires_at = CASE WHEN $9 THEN NULL ELSE lease_expires_at END,
 		     completed_at = CASE WHEN $2 IN ('COMPLETED', 'FAILED', 'CANCELLED') THEN now() ELSE completed_at END,
 		     updated_at = now()
 		 WHERE id = $1`,
-		id, u.Status, u.LastSequence, u.WakePending, u.CancelRequested, jsonText(u.Output), u.Error, u.TaskTimeMs, u.ReleaseWorker)
+		id, u.Status, u.LastSequence, u.WakePending, u.CancelRequested, jsonText(u.Output), u.Error, u.TaskTimeMs,
+		u.ReleaseWorker, seqs, types, data)
 	return err
 }
 
@@ -157,38 +168,29 @@ type Event struct {
 	CreatedAt time.Time
 }
 
-// AppendEvents inserts events, which already carry their sequence numbers.
-func (t *Tx) AppendEvents(ctx context.Context, workflow uuid.UUID, events []Event) error {
-	if len(events) == 0 {
-		return nil
-	}
-	seqs := make([]int32, len(events))
-	types := make([]string, len(events))
-	data := make([]string, len(events))
-	for i, e := range events {
-		seqs[i], types[i], data[i] = e.Sequence, e.Type, string(e.Data)
-	}
-	_, err := t.tx.Exec(ctx,
-		`INSERT INTO workflow_events (workflow_id, sequence, event_type, event_data)
-		 SELECT $1, s, t, d::json FROM unnest($2::int[], $3::text[], $4::text[]) AS u(s, t, d)`,
-		workflow, seqs, types, data)
-	return err
-}
-
-// Events returns a workflow's whole history in sequence order.
-func (s *Store) Events(ctx context.Context, workflow uuid.UUID) ([]Event, error) {
+// Events returns the history of a tenant's workflow (tenant uuid.Nil: any)
+// in sequence order. Every workflow has at least its WORKFLOW_STARTED event,
+// so no rows means no such workflow.
+func (s *Store) Events(ctx context.Context, tenant, workflow uuid.UUID) ([]Event, error) {
 	rows, err := s.pool.Query(ctx,
-		`SELECT sequence, event_type, event_data, created_at FROM workflow_events WHERE workflow_id = $1 ORDER BY sequence`, workflow)
+		`SELECT e.sequence, e.event_type, e.event_data, e.created_at
+		 FROM workflow_events e JOIN workflow_executions w ON w.id = e.workflow_id
+		 WHERE e.workflow_id = $1 AND ($2 = '00000000-0000-0000-0000-000000000000'::uuid OR w.tenant_id = $2)
+		 ORDER BY e.sequence`, workflow, tenant)
 	if err != nil {
 		return nil, err
 	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Event, error) {
+	events, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Event, error) {
 		var e Event
 		var data []byte
 		err := r.Scan(&e.Sequence, &e.Type, &data, &e.CreatedAt)
 		e.Data = data
 		return e, err
 	})
+	if err == nil && len(events) == 0 {
+		return nil, ErrNotFound
+	}
+	return events, err
 }
 
 // SetWorkflowState upserts (or, with a nil value, deletes) a state key.
