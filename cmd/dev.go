@@ -125,6 +125,7 @@ func runDev(ctx context.Context, o devOptions, out io.Writer) error {
 		GRPCMethods:   auth.AllMethods,
 		HTTPMethods:   auth.AllMethods,
 		Metrics:       true,
+		NATSURL:       nats.URL(),
 		Logger:        log,
 	})
 	if err != nil {

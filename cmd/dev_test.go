@@ -19,13 +19,18 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 
+	"github.com/flovyn/flovyn/internal/pgtest"
 	flovynv1 "github.com/flovyn/flovyn/proto/flovyn/v1"
+	"github.com/flovyn/flovyn/server/store"
 )
 
 // flovynBin is the real binary, built once for the package's tests.
 var flovynBin string
 
 func TestMain(m *testing.M) {
+	if os.Getenv(workerModeEnv) != "" {
+		os.Exit(runWorkerProcess()) // this test binary, started as a user's worker by a CLI test
+	}
 	dir, err := os.MkdirTemp("", "flovyn-bin-")
 	if err != nil {
 		panic(err)
@@ -36,7 +41,7 @@ func TestMain(m *testing.M) {
 	if err := build.Run(); err != nil {
 		panic("build flovyn: " + err.Error())
 	}
-	code := m.Run()
+	code := pgtest.Main(m, store.MigrateURL)
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

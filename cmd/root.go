@@ -32,13 +32,20 @@ func newRootCommand() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	g := &globals{}
+	g.register(root.PersistentFlags())
 	root.AddGroup(
 		&cobra.Group{ID: "server", Title: "Run flovyn:"},
+		&cobra.Group{ID: "admin", Title: "Admin:"},
 	)
 	root.AddCommand(
 		newServerCommand(),
 		newDevCommand(),
 		newMigrateCommand(),
+		newTenantCommand(g),
+		newTokenCommand(g),
+		newWorkflowCommand(g),
+		newPromiseCommand(g),
 		newVersionCommand(),
 	)
 	return root
@@ -60,7 +67,7 @@ func Execute() {
 // isCobraUsageError recognises the argument errors cobra returns itself.
 func isCobraUsageError(err error) bool {
 	msg := err.Error()
-	for _, p := range []string{"unknown command", "unknown flag", "unknown shorthand flag", "accepts ", "requires at least", "requires at most", "invalid argument"} {
+	for _, p := range []string{"unknown command", "unknown flag", "unknown shorthand flag", "accepts ", "requires at least", "requires at most", "invalid argument", "required flag", "if any flags in the group"} {
 		if strings.HasPrefix(msg, p) {
 			return true
 		}

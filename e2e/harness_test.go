@@ -26,13 +26,18 @@ type env struct {
 	tenant store.Tenant
 	key    string
 	// other is a second tenant with its own key, for isolation tests.
-	other    store.Tenant
-	otherKey string
+	other       store.Tenant
+	otherKey    string
+	databaseURL string
 }
 
 // options tweak the server a test starts.
 type options struct {
 	engine engine.Config
+	// replicaOf makes the server another replica of that env's: same
+	// database, tenants and keys.
+	replicaOf *env
+	natsURL   string
 }
 
 // start runs a fresh server on a fresh database; it stops with the test.
@@ -49,9 +54,16 @@ func start(t *testing.T, opts ...func(*options)) *env {
 		other:    store.Tenant{ID: uuid.New(), Slug: "other", Name: "Other", Tier: "FREE"},
 		otherKey: "flovyn_wk_test_" + uuid.NewString()[:16],
 	}
+	if o.replicaOf != nil {
+		r := o.replicaOf
+		e.tenant, e.key, e.other, e.otherKey, e.databaseURL = r.tenant, r.key, r.other, r.otherKey, r.databaseURL
+	} else {
+		e.databaseURL = pgtest.NewDatabase(t)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	srv, err := server.New(ctx, server.Options{
-		DatabaseURL:   pgtest.NewDatabase(t),
+		NATSURL:       o.natsURL,
+		DatabaseURL:   e.databaseURL,
 		HTTPAddr:      "127.0.0.1:0",
 		GRPCAddr:      "127.0.0.1:0",
 		RunMigrations: true,

@@ -33,6 +33,7 @@ func OptionsFromConfig(c *config.Config, log *slog.Logger) (Options, error) {
 			RecheckInterval:   c.Engine.RecheckInterval.Duration,
 		},
 		Metrics: c.Metrics.Enabled,
+		NATSURL: natsURL(c.NATS),
 		Logger:  log,
 	}
 	if c.Auth.Enabled && (o.GRPCMethods.JWT || o.HTTPMethods.JWT) {
@@ -79,4 +80,13 @@ func methods(authenticators []string) auth.Methods {
 		APIKeys:      slices.Contains(authenticators, config.AuthAPIKey),
 		JWT:          slices.Contains(authenticators, config.AuthJWT),
 	}
+}
+
+// natsURL is the NATS server to use, or "" for none. NATS__ENABLED without a
+// URL (as the SDK harnesses may set) means no NATS.
+func natsURL(n config.NATSConfig) string {
+	if !n.Enabled {
+		return ""
+	}
+	return n.URL
 }

@@ -52,7 +52,9 @@ type Options struct {
 	CredentialSecret string
 	Engine           engine.Config
 	Metrics          bool // serve /metrics
-	Logger           *slog.Logger
+	// NATSURL, when set, links this replica's wake-ups to the others'.
+	NATSURL string
+	Logger  *slog.Logger
 }
 
 // Server is a running flovyn server.
@@ -62,6 +64,7 @@ type Server struct {
 	auth   *auth.Authenticator
 	authz  auth.Authorizer
 	engine *engine.Engine
+	nats   *notify.Bridge
 	grpc   *grpc.Server
 	http   *http.Server
 	grpcLn net.Listener
@@ -130,7 +133,13 @@ func (s *Server) prepare(ctx context.Context, o Options) error {
 	if s.httpLn, err = net.Listen("tcp", o.HTTPAddr); err != nil {
 		return fmt.Errorf("HTTP listener: %w", err)
 	}
-	s.engine = engine.New(s.store, notify.NewHub(), o.Engine, s.log)
+	hub := notify.NewHub()
+	if o.NATSURL != "" {
+		if s.nats, err = notify.Connect(o.NATSURL, hub, s.log); err != nil {
+			return err
+		}
+	}
+	s.engine = engine.New(s.store, hub, o.Engine, s.log)
 	s.grpc = grpcapi.NewServer(grpcapi.Options{Auth: s.auth, Methods: o.GRPCMethods, Authorizer: s.authz, Engine: s.engine, Store: s.store, Logger: s.log})
 	restAuthz := o.Authorizer
 	if restAuthz == nil {
@@ -195,6 +204,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	s.shutdown()
 	stopLoops()
 	loops.Wait()
+	s.closeNATS()
 	s.store.Close()
 	return serveErr
 }
@@ -226,5 +236,12 @@ func (s *Server) Close() {
 			ln.Close()
 		}
 	}
+	s.closeNATS()
 	s.store.Close()
+}
+
+func (s *Server) closeNATS() {
+	if s.nats != nil {
+		s.nats.Close()
+	}
 }

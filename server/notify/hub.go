@@ -28,6 +28,8 @@ type Hub struct {
 	mu          sync.Mutex
 	waiters     map[Key][]*Waiter
 	subscribers map[QueueKey]map[*Subscription]struct{}
+	// forward, when set, carries each local notification to other replicas.
+	forward func(Key)
 }
 
 // QueueKey names a queue of a tenant, whatever the kind of work.
@@ -116,9 +118,21 @@ func (w *Waiter) Done() {
 }
 
 // Notify wakes one waiter of key, the one waiting longest that has no
-// wake-up pending yet. With nobody waiting it does nothing: the next poll
-// looks at the database first.
+// wake-up pending yet, and tells the other replicas when a bridge is set.
+// With nobody waiting it does nothing: the next poll looks at the database
+// first.
 func (h *Hub) Notify(key Key) {
+	h.wake(key)
+	h.mu.Lock()
+	forward := h.forward
+	h.mu.Unlock()
+	if forward != nil {
+		forward(key)
+	}
+}
+
+// wake is Notify for this replica only.
+func (h *Hub) wake(key Key) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for s := range h.subscribers[QueueKey{Tenant: key.Tenant, Queue: key.Queue}] {
