@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -168,3 +169,19 @@ func TestCancelTaskUnblocksTheWorkflow(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+func TestOversizedMessageIsRefused(t *testing.T) {
+	e := start(t)
+	c := e.client()
+	dispatch := flovynv1.NewWorkflowDispatchClient(c.Conn())
+	big := make([]byte, 17<<20)
+	for i := range big {
+		big[i] = ' '
+	}
+	big[0], big[len(big)-1] = '[', ']'
+	_, err := dispatch.StartWorkflow(context.Background(), &flovynv1.StartWorkflowRequest{WorkflowKind: "big", Input: big},
+		grpc.MaxCallSendMsgSize(32<<20))
+	if status.Code(err) != codes.ResourceExhausted {
+		t.Fatalf("17 MiB StartWorkflow: %v, want RESOURCE_EXHAUSTED", err)
+	}
+}
