@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -337,5 +336,3 @@ func (s *cliServer) startID(args ...string) string {
 	}
 	return id
 }
-
-var _ = io.Discard

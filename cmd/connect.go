@@ -94,9 +94,9 @@ func (g *globals) resolve(cmd *cobra.Command) (settings, error) {
 		}
 		if p, ok := profiles.Profiles[name]; ok {
 			s.profile = name
-			s.server = cmp(s.server, p.Server)
-			s.apiKey = cmp(s.apiKey, p.APIKey)
-			s.tenant = cmp(s.tenant, p.Tenant)
+			s.server = orElse(s.server, p.Server)
+			s.apiKey = orElse(s.apiKey, p.APIKey)
+			s.tenant = orElse(s.tenant, p.Tenant)
 		}
 	}
 	if s.server == "" {
@@ -105,7 +105,7 @@ func (g *globals) resolve(cmd *cobra.Command) (settings, error) {
 	return s, nil
 }
 
-func cmp(a, b string) string {
+func orElse(a, b string) string {
 	if a != "" {
 		return a
 	}

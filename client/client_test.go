@@ -1,0 +1,117 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func TestRequestsAndProblems(t *testing.T) {
+	var gotAuth, gotPath, gotQuery string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		gotAuth, gotPath, gotQuery = r.Header.Get("Authorization"), r.URL.EscapedPath(), r.URL.RawQuery
+		switch {
+		case r.URL.Path == "/api/tenants" && r.Method == http.MethodPost:
+			w.Header().Set("Content-Type", "application/problem+json")
+			w.WriteHeader(http.StatusBadRequest)
+			w.Write([]byte(`{"title":"Bad Request","status":400,"detail":"validation failed",` +
+				`"errors":[{"message":"expected required property kind to be present","location":"body.kind"}]}`))
+		case strings.HasSuffix(r.URL.Path, "/workflow-executions"):
+			w.Write([]byte(`{"items":[{"id":"w1","status":"RUNNING"}],"nextCursor":"c2"}`))
+		default:
+			w.Header().Set("Content-Type", "text/html")
+			w.WriteHeader(http.StatusBadGateway)
+			w.Write([]byte("<html>\n  bad   gateway\n</html>"))
+		}
+	}))
+	defer srv.Close()
+	c := New(Options{Server: strings.TrimPrefix(srv.URL, "http://") + "/", APIKey: "k1", Tenant: "a b"})
+	ctx := context.Background()
+
+	_, err := c.CreateTenant(ctx, CreateTenantRequest{Slug: "x"})
+	var e *Error
+	if !errors.As(err, &e) || e.Status != 400 || StatusCode(err) != 400 ||
+		err.Error() != "validation failed; body.kind: expected required property kind to be present (400 Bad Request)" {
+		t.Fatalf("problem: %v", err)
+	}
+	if gotAuth != "Bearer k1" {
+		t.Fatalf("Authorization %q", gotAuth)
+	}
+
+	page, err := c.ListWorkflows(ctx, ListWorkflowsOptions{Statuses: []string{"RUNNING", "WAITING"}, Metadata: map[string]string{"team": "blue"}, Limit: 5})
+	if err != nil || len(page.Items) != 1 || page.NextCursor == nil || *page.NextCursor != "c2" {
+		t.Fatalf("list: %+v %v", page, err)
+	}
+	if gotPath != "/api/tenants/a%20b/workflow-executions" || gotQuery != "limit=5&metadata.team=blue&status=RUNNING%2CWAITING" {
+		t.Fatalf("list request: %s ? %s", gotPath, gotQuery)
+	}
+
+	_, err = c.GetTenant(ctx, "x")
+	if StatusCode(err) != 502 || err.Error() != "<html> bad gateway </html> (502 Bad Gateway)" {
+		t.Fatalf("non-problem error: %v", err)
+	}
+
+	if _, err := New(Options{Server: srv.URL}).ListAPIKeys(ctx); !errors.Is(err, ErrNoTenant) {
+		t.Fatalf("no tenant: %v", err)
+	}
+}
+
+func TestConnectError(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	url := srv.URL
+	srv.Close()
+	_, err := New(Options{Server: url}).ListTenants(context.Background())
+	var ce *ConnectError
+	if !errors.As(err, &ce) || !strings.HasPrefix(err.Error(), "cannot reach the flovyn server at "+url+": ") {
+		t.Fatalf("connect error: %v", err)
+	}
+}
+
+func TestFollow(t *testing.T) {
+	var polls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := polls.Load()
+		switch {
+		case strings.HasSuffix(r.URL.Path, "/events"):
+			n = polls.Add(1)
+			var evs []Event
+			since := r.URL.Query().Get("sinceSequence")
+			if n == 3 && since == "1" {
+				evs = append(evs, Event{Sequence: 2, EventType: "WORKFLOW_COMPLETED"})
+			} else if since == "" {
+				evs = append(evs, Event{Sequence: 1, EventType: "WORKFLOW_STARTED"})
+			}
+			json.NewEncoder(w).Encode(EventList{Events: evs})
+		default:
+			status := StatusRunning
+			if n >= 3 {
+				status = StatusCompleted
+			}
+			json.NewEncoder(w).Encode(Execution{ID: "w1", Status: status, CurrentSequence: 2})
+		}
+	}))
+	defer srv.Close()
+	c := New(Options{Server: srv.URL, Tenant: "t"})
+	var seen []string
+	w, err := c.Follow(context.Background(), "w1", FollowOptions{Interval: 10 * time.Millisecond, OnEvents: func(evs []Event) {
+		for _, e := range evs {
+			seen = append(seen, e.EventType)
+		}
+	}})
+	if err != nil || w.Status != StatusCompleted || strings.Join(seen, ",") != "WORKFLOW_STARTED,WORKFLOW_COMPLETED" {
+		t.Fatalf("follow: %+v %v %v", w, err, seen)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	polls.Store(-100) // never completes
+	if _, err := c.Follow(ctx, "w1", FollowOptions{Since: 5}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("follow past the deadline: %v", err)
+	}
+}
