@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"time"
 
 	"github.com/google/uuid"
@@ -15,29 +14,11 @@ import (
 // PollTask claims a claimable task of tenant+queue for worker, waiting up
 // to the poll hold for one to appear. Its attempt number is ExecutionCount.
 func (e *Engine) PollTask(ctx context.Context, tenant uuid.UUID, queue, worker string) (*store.Task, error) {
-	if queue == "" {
-		queue = DefaultQueue
-	}
-	kinds, err := e.workerKinds(ctx, tenant, worker, "task")
-	if err != nil {
-		return nil, err
-	}
-	var task *store.Task
-	err = e.poll(ctx, notify.Key{Tenant: tenant, Queue: queue, Kind: notify.Tasks}, func() (bool, error) {
-		t, err := e.st.ClaimTask(ctx, tenant, queue, kinds, worker, e.cfg.WorkerTimeout)
-		if errors.Is(err, store.ErrNotFound) {
-			return false, nil
-		}
-		task = &t
-		return err == nil, err
-	})
-	if task != nil && ctx.Err() != nil {
-		// The poller left while we claimed: the attempt did not happen.
-		err = e.st.UnclaimTask(context.WithoutCancel(ctx), *task)
-		e.hub.Notify(notify.Key{Tenant: tenant, Queue: queue, Kind: notify.Tasks})
-		return nil, err
-	}
-	return task, err
+	return pollFor(ctx, e, notify.Tasks, tenant, queue, worker,
+		func(kinds []string) (store.Task, error) {
+			return e.st.ClaimTask(ctx, tenant, queue, kinds, worker, e.cfg.WorkerTimeout)
+		},
+		e.st.UnclaimTask)
 }
 
 // CompleteTask records a task's result and wakes its workflow. Completing a

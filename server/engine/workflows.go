@@ -197,29 +197,45 @@ func (e *Engine) Signal(ctx context.Context, tenant, id uuid.UUID, name string, 
 // PollWorkflow claims a runnable workflow of tenant+queue for worker,
 // waiting up to the poll hold for one to appear.
 func (e *Engine) PollWorkflow(ctx context.Context, tenant uuid.UUID, queue, worker string) (*store.Workflow, error) {
+	return pollFor(ctx, e, notify.Workflows, tenant, queue, worker,
+		func(kinds []string) (store.Workflow, error) {
+			return e.st.ClaimWorkflow(ctx, tenant, queue, kinds, worker, e.cfg.WorkflowTaskLease)
+		},
+		e.st.UnclaimWorkflow)
+}
+
+// pollFor is the shared shape of PollWorkflow and PollTask: claim work of
+// the kinds the worker registered, holding the poll until some appears;
+// work claimed for a poller that left meanwhile is given back.
+func pollFor[T any](ctx context.Context, e *Engine, kind notify.WorkKind, tenant uuid.UUID, queue, worker string,
+	claim func(kinds []string) (T, error), unclaim func(context.Context, T) error) (*T, error) {
 	if queue == "" {
 		queue = DefaultQueue
 	}
-	kinds, err := e.workerKinds(ctx, tenant, worker, "workflow")
+	capType := "workflow"
+	if kind == notify.Tasks {
+		capType = "task"
+	}
+	kinds, err := e.workerKinds(ctx, tenant, worker, capType)
 	if err != nil {
 		return nil, err
 	}
-	var wf *store.Workflow
-	err = e.poll(ctx, notify.Key{Tenant: tenant, Queue: queue, Kind: notify.Workflows}, func() (bool, error) {
-		w, err := e.st.ClaimWorkflow(ctx, tenant, queue, kinds, worker, e.cfg.WorkflowTaskLease)
+	key := notify.Key{Tenant: tenant, Queue: queue, Kind: kind}
+	var got *T
+	err = e.poll(ctx, key, func() (bool, error) {
+		item, err := claim(kinds)
 		if errors.Is(err, store.ErrNotFound) {
 			return false, nil
 		}
-		wf = &w
+		got = &item
 		return err == nil, err
 	})
-	if wf != nil && ctx.Err() != nil {
-		// The poller left while we claimed: give the workflow task back.
-		err = e.st.UnclaimWorkflow(context.WithoutCancel(ctx), *wf)
-		e.hub.Notify(notify.Key{Tenant: tenant, Queue: queue, Kind: notify.Workflows})
+	if got != nil && ctx.Err() != nil {
+		err = unclaim(context.WithoutCancel(ctx), *got)
+		e.hub.Notify(key)
 		return nil, err
 	}
-	return wf, err
+	return got, err
 }
 
 // poll calls claim until it finds work, the hold runs out or the caller
