@@ -40,8 +40,11 @@ type Engine struct {
 	cfg Config
 	log *slog.Logger
 
-	// kick wakes the scheduler early when a timer is due sooner than it planned.
-	kick chan time.Time
+	// kick wakes the scheduler when a new timer or timeout is due at kickAt,
+	// the earliest one announced since the scheduler last looked.
+	kick   chan struct{}
+	kickMu sync.Mutex
+	kickAt time.Time
 
 	kindsMu sync.Mutex
 	kinds   map[kindsKey]kindsEntry
@@ -60,7 +63,7 @@ func New(st *store.Store, hub *notify.Hub, cfg Config, log *slog.Logger) *Engine
 	if cfg.WorkerTimeout <= 0 {
 		cfg.WorkerTimeout = time.Minute
 	}
-	return &Engine{st: st, hub: hub, cfg: cfg, log: log, kick: make(chan time.Time, 1),
+	return &Engine{st: st, hub: hub, cfg: cfg, log: log, kick: make(chan struct{}, 1),
 		kinds: map[kindsKey]kindsEntry{}, presence: newPresence()}
 }
 
@@ -148,10 +151,7 @@ func (e *Engine) change(ctx context.Context, fn func(tx *store.Tx, fx *effects) 
 		e.hub.Notify(k)
 	}
 	if !fx.timer.IsZero() {
-		select {
-		case e.kick <- fx.timer:
-		default:
-		}
+		e.announceTimer(fx.timer)
 	}
 	for _, d := range fx.retry {
 		time.AfterFunc(time.Until(d.at), func() { e.hub.Notify(d.key) })
@@ -223,4 +223,26 @@ func (e *Engine) wake(ctx context.Context, tx *store.Tx, fx *effects, tenant, id
 	seq := h.add(eventType, data)
 	makeRunnable(&wf, fx)
 	return seq, e.save(ctx, tx, h, false)
+}
+
+// announceTimer tells the scheduler a timer is due at at.
+func (e *Engine) announceTimer(at time.Time) {
+	e.kickMu.Lock()
+	if e.kickAt.IsZero() || at.Before(e.kickAt) {
+		e.kickAt = at
+	}
+	e.kickMu.Unlock()
+	select {
+	case e.kick <- struct{}{}:
+	default:
+	}
+}
+
+// takeAnnounced returns and forgets the earliest announced timer.
+func (e *Engine) takeAnnounced() time.Time {
+	e.kickMu.Lock()
+	defer e.kickMu.Unlock()
+	at := e.kickAt
+	e.kickAt = time.Time{}
+	return at
 }

@@ -45,19 +45,28 @@ func (e *Engine) timerLoop(ctx context.Context) {
 		if err := e.fireDue(ctx); err != nil && ctx.Err() == nil {
 			e.log.Warn("firing timers failed; retrying", "err", err)
 		}
-		wait := e.cfg.RecheckInterval
-		if next, err := e.st.NextTimerAt(ctx); err == nil {
-			wait = min(wait, time.Until(next))
+		next := time.Now().Add(e.cfg.RecheckInterval)
+		if at, err := e.st.NextTimerAt(ctx); err == nil && at.Before(next) {
+			next = at
 		}
-		t := time.NewTimer(max(wait, 0))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return
-		case <-e.kick: // a new timer may be due sooner: plan again
-		case <-t.C:
+		t := time.NewTimer(max(time.Until(next), 0))
+	wait:
+		for {
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-e.kick:
+				// A new timer or timeout: wake earlier for it if need be,
+				// without asking the database again.
+				if at := e.takeAnnounced(); !at.IsZero() && at.Before(next) {
+					next = at
+					t.Reset(max(time.Until(at), 0))
+				}
+			case <-t.C:
+				break wait
+			}
 		}
-		t.Stop()
 	}
 }
 
