@@ -46,6 +46,7 @@ func newRootCommand() *cobra.Command {
 		newTokenCommand(g),
 		newWorkflowCommand(g),
 		newPromiseCommand(g),
+		newTUICommand(g),
 		newVersionCommand(),
 	)
 	return root
