@@ -50,6 +50,9 @@ type Engine struct {
 	kinds   map[kindsKey]kindsEntry
 
 	presence *Presence
+	// dropped are tasks whose worker let go of them without the result
+	// being recorded; their leases are not renewed.
+	dropped *droppedTasks
 }
 
 // New returns an Engine.
@@ -64,7 +67,7 @@ func New(st *store.Store, hub *notify.Hub, cfg Config, log *slog.Logger) *Engine
 		cfg.WorkerTimeout = time.Minute
 	}
 	return &Engine{st: st, hub: hub, cfg: cfg, log: log, kick: make(chan struct{}, 1),
-		kinds: map[kindsKey]kindsEntry{}, presence: newPresence()}
+		kinds: map[kindsKey]kindsEntry{}, presence: newPresence(), dropped: &droppedTasks{at: map[uuid.UUID]time.Time{}}}
 }
 
 // Presence is the registry of connected workers the API layer feeds.

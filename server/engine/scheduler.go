@@ -146,7 +146,43 @@ func (e *Engine) reclaim(ctx context.Context) error {
 }
 
 func (e *Engine) extendLeases(ctx context.Context) error {
-	return e.st.ExtendTaskLeases(ctx, e.presence.Workers(), e.cfg.WorkerTimeout)
+	// A dropped task's last renewal ends at most a worker timeout after the
+	// drop (plus a renewal in flight then); half a timeout more is margin.
+	keep := e.cfg.WorkerTimeout + e.cfg.WorkerTimeout/2
+	return e.st.ExtendTaskLeases(ctx, e.presence.Workers(), e.dropped.list(keep), e.cfg.WorkerTimeout)
+}
+
+// droppedTasks are tasks whose connected worker is no longer running them
+// (see Engine.reported). An entry is kept long enough for the task's last
+// renewed lease to run out; from then on the lease is past and
+// ExtendTaskLeases leaves it alone anyway. (Should the task be reclaimed and
+// claimed again within that time, the new attempt's lease is not renewed
+// either until the entry goes: an attempt running longer than the worker
+// timeout then may be offered once more — at least once, never stuck.)
+type droppedTasks struct {
+	mu sync.Mutex
+	at map[uuid.UUID]time.Time
+}
+
+func (d *droppedTasks) add(id uuid.UUID) {
+	d.mu.Lock()
+	d.at[id] = time.Now()
+	d.mu.Unlock()
+}
+
+// list returns the tasks dropped within keep, forgetting older ones.
+func (d *droppedTasks) list(keep time.Duration) []uuid.UUID {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	ids := make([]uuid.UUID, 0, len(d.at))
+	for id, at := range d.at {
+		if time.Since(at) > keep {
+			delete(d.at, id)
+			continue
+		}
+		ids = append(ids, id)
+	}
+	return ids
 }
 
 // ConnectionClosed is told when a worker connection ends: work held by

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"time"
 
 	"github.com/google/uuid"
@@ -18,13 +19,13 @@ func (e *Engine) PollTask(ctx context.Context, tenant uuid.UUID, queue, worker s
 		func(kinds []string) (store.Task, error) {
 			return e.st.ClaimTask(ctx, tenant, queue, kinds, worker, e.cfg.WorkerTimeout)
 		},
-		e.st.UnclaimTask)
+		func(ctx context.Context, t store.Task) error { return e.reported(t.ID, e.st.UnclaimTask(ctx, t)) })
 }
 
 // CompleteTask records a task's result and wakes its workflow. Completing a
 // task that has already ended is accepted and changes nothing.
 func (e *Engine) CompleteTask(ctx context.Context, tenant, id uuid.UUID, output json.RawMessage) error {
-	return e.change(ctx, func(tx *store.Tx, fx *effects) error {
+	return e.reported(id, e.change(ctx, func(tx *store.Tx, fx *effects) error {
 		task, err := tx.LockTask(ctx, tenant, id)
 		if err != nil || taskEnded(task) {
 			return err
@@ -38,7 +39,20 @@ func (e *Engine) CompleteTask(ctx context.Context, tenant, id uuid.UUID, output 
 		_, err = e.wake(ctx, tx, fx, task.TenantID, *task.WorkflowID, EventTaskCompleted,
 			taskCompletedData{TaskExecutionID: id.String(), Output: output})
 		return err
-	})
+	}))
+}
+
+// reported is told how recording a worker's result for task id went. The
+// worker has let go of the task either way and will not report again, so
+// a result that could not be recorded (the database was unreachable, say)
+// must not leave the task RUNNING with its lease renewed for as long as
+// that worker stays connected: it is dropped from the renewals, runs out
+// and is reclaimed.
+func (e *Engine) reported(id uuid.UUID, err error) error {
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		e.dropped.add(id)
+	}
+	return err
 }
 
 func taskEnded(t store.Task) bool {
@@ -59,7 +73,7 @@ func retryBackoff(failedAttempts int32) time.Duration {
 // task has retries left it is offered again after a short backoff; after
 // the last one TASK_FAILED is appended and the workflow woken.
 func (e *Engine) FailTask(ctx context.Context, tenant, id uuid.UUID, message string) error {
-	return e.change(ctx, func(tx *store.Tx, fx *effects) error {
+	return e.reported(id, e.change(ctx, func(tx *store.Tx, fx *effects) error {
 		task, err := tx.LockTask(ctx, tenant, id)
 		if err != nil || taskEnded(task) {
 			return err
@@ -78,7 +92,7 @@ func (e *Engine) FailTask(ctx context.Context, tenant, id uuid.UUID, message str
 		_, err = e.wake(ctx, tx, fx, task.TenantID, *task.WorkflowID, EventTaskFailed,
 			taskFailedData{TaskExecutionID: id.String(), Error: message, Attempts: task.ExecutionCount})
 		return err
-	})
+	}))
 }
 
 // ReportProgress stores a task's progress (0..1).

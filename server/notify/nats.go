@@ -61,10 +61,15 @@ func Connect(url string, hub *Hub, log *slog.Logger) (*Bridge, error) {
 		nats.MaxReconnects(-1),
 		// NATS being down at start is no reason not to serve: keep trying.
 		nats.RetryOnFailedConnect(true),
-		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+		nats.DisconnectErrHandler(func(nc *nats.Conn, err error) {
+			if nc.IsClosed() {
+				return // Close at shutdown, not a lost server
+			}
 			log.Warn("NATS disconnected: wake-ups from other replicas now wait for the poll re-check", "err", err)
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) { log.Info("NATS reconnected", "url", nc.ConnectedUrl()) }),
+		// The first connection, at start or, after the warning below, late.
+		nats.ConnectHandler(func(nc *nats.Conn) { log.Info("NATS connected", "url", nc.ConnectedUrl()) }),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("connect to NATS at %s: %w", url, err)

@@ -156,14 +156,18 @@ func (s *Store) ReclaimTasks(ctx context.Context) ([]Task, error) {
 }
 
 // ExtendTaskLeases pushes the lease of every RUNNING task held by one of
-// workers to lease from now: those workers are still connected.
-func (s *Store) ExtendTaskLeases(ctx context.Context, workers []string, lease time.Duration) error {
+// workers to lease from now: those workers are still connected. Tasks in
+// except are left alone, and so is a lease that has already run out: that
+// task is up for reclaim (after a database outage longer than the lease,
+// say), and renewing it would race with the reclaim.
+func (s *Store) ExtendTaskLeases(ctx context.Context, workers []string, except []uuid.UUID, lease time.Duration) error {
 	if len(workers) == 0 {
 		return nil
 	}
 	_, err := s.pool.Exec(ctx,
-		`UPDATE tasks SET lease_expires_at = now() + $2::interval WHERE status = 'RUNNING' AND worker_id = ANY($1)`,
-		workers, lease)
+		`UPDATE tasks SET lease_expires_at = now() + $2::interval
+		 WHERE status = 'RUNNING' AND worker_id = ANY($1) AND lease_expires_at > now() AND NOT (id = ANY(coalesce($3::uuid[], '{}')))`,
+		workers, lease, except)
 	return err
 }
 
