@@ -5,6 +5,18 @@
 // CPU figures are those of the flovyn process alone. Go SDK workers and the
 // starters run in this process. Everything shares the machine's cores.
 //
+// Replicas. -replicas lists server counts (default "1,3"): every scenario
+// runs on the first count, and the one-task scenario at -replica-workers
+// workers and the wake-up scenario run again on each further count. Extra
+// replicas are more `flovyn server` processes on the same database, linked
+// by an embedded NATS (in this process) that carries wake-ups between them;
+// when any scenario has several replicas every server, the first included,
+// is linked to it, so that 1 and N replicas are compared like for like.
+// Workers and starters are spread round-robin over the replicas; in the
+// wake-up scenario the workflow worker and the task worker are two workers,
+// so with several replicas the task is scheduled on one replica and
+// delivered to a poller waiting on another.
+//
 // Each scenario is a closed loop: -starters goroutines each start a workflow,
 // wait for it to complete, and start the next, for -warmup then -duration;
 // only the -duration window is measured.
@@ -62,6 +74,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/flovyn/flovyn/embed"
 	"github.com/flovyn/flovyn/sdk"
 )
 
@@ -76,6 +89,8 @@ var (
 	serverBin    = flag.String("server-bin", "", "flovyn binary to run (default: go build this module)")
 	jsonOnly     = flag.Bool("json-only", false, "print only the JSON document")
 	only         = flag.String("only", "", "comma-separated scenario names to run (hello, one-task, timer-200ms, wakeup); default all")
+	replicaList  = flag.String("replicas", "1,3", "server replica counts: every scenario runs on the first; one-task (at -replica-workers) and wakeup also on the others")
+	replicaWkrs  = flag.Int("replica-workers", 4, "workers in the one-task scenario repeated for each further replica count")
 )
 
 // waitTimeout is how long a starter waits for one workflow before counting it stuck.
@@ -97,6 +112,9 @@ type scenario struct {
 	workflow string // registered workflow kind
 	workers  int
 	starters int
+	replicas int
+	// split: worker 0 runs workflows only, worker 1 tasks only (wakeup).
+	split bool
 }
 
 func run() error {
@@ -104,19 +122,31 @@ func run() error {
 	defer stop()
 	// A closed stdout (| head) must end in an error, not a death that skips the clean-up.
 	signal.Ignore(syscall.SIGPIPE)
+	counts, err := positiveList("-replicas", *replicaList)
+	if err != nil {
+		return err
+	}
+	workerNs, err := positiveList("-workers", *workerCounts)
+	if err != nil {
+		return err
+	}
+	base := counts[0]
 	var scenarios []scenario
 	for _, kind := range []string{"hello", "one-task"} {
-		for _, s := range strings.Split(*workerCounts, ",") {
-			n, err := strconv.Atoi(strings.TrimSpace(s))
-			if err != nil || n < 1 {
-				return fmt.Errorf("-workers: %q is not a positive number", s)
-			}
-			scenarios = append(scenarios, scenario{kind, kind, n, *starters})
+		for _, n := range workerNs {
+			scenarios = append(scenarios, scenario{name: kind, workflow: kind, workers: n, starters: *starters, replicas: base})
 		}
 	}
+	wakeup := scenario{name: "wakeup", workflow: "one-task", workers: 2, starters: 1, replicas: base, split: true}
 	scenarios = append(scenarios,
-		scenario{"timer-200ms", "timer", *timerWorkers, *starters},
-		scenario{"wakeup", "one-task", 1, 1})
+		scenario{name: "timer-200ms", workflow: "timer", workers: *timerWorkers, starters: *starters, replicas: base},
+		wakeup)
+	for _, r := range counts[1:] {
+		wakeup.replicas = r
+		scenarios = append(scenarios,
+			scenario{name: "one-task", workflow: "one-task", workers: *replicaWkrs, starters: *starters, replicas: r},
+			wakeup)
+	}
 	if *only != "" {
 		names := strings.Split(*only, ",")
 		for _, n := range names {
@@ -164,11 +194,24 @@ func run() error {
 	if e.postmaster, err = strconv.Atoi(strings.TrimSpace(line)); err != nil {
 		return fmt.Errorf("postmaster.pid: %w", err)
 	}
-	progress("starting the flovyn server")
-	if e.srv, err = startServer(ctx, bin, tmp, pg.URL("flovyn"), e.tenant, e.key); err != nil {
+	e.bin, e.dir, e.dbURL = bin, tmp, pg.URL("flovyn")
+	if slices.ContainsFunc(scenarios, func(s scenario) bool { return s.replicas > 1 }) {
+		progress("starting NATS")
+		nats, err := embed.StartNATS(embed.NATSOptions{})
+		if err != nil {
+			return err
+		}
+		defer nats.Stop()
+		e.natsURL = nats.URL()
+	}
+	if e.cfgPath, err = writeConfig(tmp, e.tenant, e.key); err != nil {
 		return err
 	}
-	defer e.srv.stop()
+	progress("starting the flovyn server")
+	defer e.stopServers()
+	if err := e.scaleTo(ctx, 1); err != nil {
+		return err
+	}
 
 	if e.db, err = pgxpool.New(ctx, pg.URL("flovyn")); err != nil {
 		return err
@@ -180,21 +223,21 @@ func run() error {
 		return err
 	}
 	defer e.stats.Close(context.Background())
-	if e.starter, err = e.dial(ctx); err != nil {
-		return err
-	}
-	defer e.starter.Close()
 
 	rep := report{Scenarios: []result{}}
 	rep.Config.Duration, rep.Config.Warmup = duration.String(), warmup.String()
 	rep.Config.Starters, rep.Config.MaxWorkflows, rep.Config.MaxTasks = *starters, *maxWorkflows, *maxTasks
 	rep.Config.CPUs = runtime.NumCPU()
+	rep.Config.Replicas = counts
 	_ = e.db.QueryRow(ctx, "SHOW server_version").Scan(&rep.Config.Postgres)
 	rep.Server.Mode = "separate process (flovyn server), default engine settings"
-	rep.Server.PID = e.srv.cmd.Process.Pid
+	if e.natsURL != "" {
+		rep.Server.Mode += "; every server linked by an embedded NATS"
+	}
+	rep.Server.PID = e.primary().pid()
 
 	time.Sleep(time.Second) // let the server settle after start-up
-	rep.Server.RSSIdleStartMB, _ = rss(e.srv.pid())
+	rep.Server.RSSIdleStartMB, _ = rss(e.primary().pid())
 	progress("measuring the idle server")
 	if rep.Server.Idle, err = e.idle(ctx, 3*time.Second); err != nil {
 		return err
@@ -204,17 +247,29 @@ func run() error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		progress("scenario %s, %d worker(s), %d starter(s)", sc.name, sc.workers, sc.starters)
+		if err := e.scaleTo(ctx, sc.replicas); err != nil {
+			return err
+		}
+		progress("scenario %s, %d worker(s), %d starter(s), %d replica(s)", sc.name, sc.workers, sc.starters, sc.replicas)
 		r, err := e.runScenario(ctx, sc)
 		if err != nil {
-			return fmt.Errorf("scenario %s/%d: %w", sc.name, sc.workers, err)
+			return fmt.Errorf("scenario %s/%d/%d replicas: %w", sc.name, sc.workers, sc.replicas, err)
 		}
 		rep.Scenarios = append(rep.Scenarios, r)
 	}
 
+	if err := e.scaleTo(ctx, 1); err != nil {
+		return err
+	}
 	time.Sleep(2 * time.Second) // idle again: no workers, no load
-	rep.Server.RSSIdleEndMB, rep.Server.PeakRSSMB = rss(e.srv.pid())
-	rep.Server.Warnings, rep.Server.Errors, rep.Server.Samples = e.srv.logProblems()
+	rep.Server.RSSIdleEndMB, rep.Server.PeakRSSMB = rss(e.primary().pid())
+	for _, s := range e.allServers {
+		w, er, samples := s.logProblems()
+		rep.Server.Warnings += w
+		rep.Server.Errors += er
+		rep.Server.Samples = append(rep.Server.Samples, samples...)
+	}
+	rep.Server.Samples = rep.Server.Samples[:min(len(rep.Server.Samples), 10)]
 	rep.SDK.Problems, rep.SDK.Samples = e.hub.problemReport()
 	rep.Targets = targets(&rep)
 
@@ -227,25 +282,71 @@ func run() error {
 }
 
 type env struct {
-	srv        *serverProc
+	bin, dir   string // the flovyn binary; the bench's temporary directory
+	dbURL      string
+	natsURL    string // "" when no scenario has several replicas
+	cfgPath    string
+	servers    []*serverProc // running; servers[0] is the primary, never stopped
+	starters   []*sdk.Client // starters[i] is connected to servers[i]
+	allServers []*serverProc // every server started, for their logs
 	postmaster int
 	db         *pgxpool.Pool
 	stats      *pgx.Conn
 	hub        *hub
 	tenant     uuid.UUID
 	key        string
-	starter    *sdk.Client
 }
 
-func (e *env) dial(ctx context.Context) (*sdk.Client, error) {
+func (e *env) primary() *serverProc { return e.servers[0] }
+
+// scaleTo starts or stops servers until n replicas run, each with a
+// starters' connection.
+func (e *env) scaleTo(ctx context.Context, n int) error {
+	for len(e.servers) < n {
+		i := len(e.servers)
+		if i > 0 {
+			progress("starting flovyn server replica %d", i+1)
+		}
+		s, err := startServer(ctx, e.bin, e.dir, i, e.cfgPath, e.dbURL, e.natsURL)
+		if err != nil {
+			return err
+		}
+		e.servers = append(e.servers, s)
+		e.allServers = append(e.allServers, s)
+		c, err := e.dial(ctx, i)
+		if err != nil {
+			return err
+		}
+		e.starters = append(e.starters, c)
+	}
+	for len(e.servers) > max(n, 1) {
+		last := len(e.servers) - 1
+		e.starters[last].Close()
+		e.servers[last].stop()
+		e.servers, e.starters = e.servers[:last], e.starters[:last]
+	}
+	return nil
+}
+
+func (e *env) stopServers() {
+	for i := len(e.servers) - 1; i >= 0; i-- {
+		e.starters[i].Close()
+		e.servers[i].stop()
+	}
+}
+
+// dial connects to replica i.
+func (e *env) dial(ctx context.Context, i int) (*sdk.Client, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	return sdk.Dial(ctx, sdk.ClientOptions{Address: e.srv.grpcAddr, Token: e.key, OrgID: e.tenant.String()})
+	return sdk.Dial(ctx, sdk.ClientOptions{Address: e.servers[i].grpcAddr, Token: e.key, OrgID: e.tenant.String()})
 }
 
-// startWorkers runs n workers, each on a connection of its own, and returns
-// once all are registered.
-func (e *env) startWorkers(ctx context.Context, queue string, n int) (stop func(), err error) {
+// startWorkers runs n workers, each on a connection of its own, spread
+// round-robin over the running replicas, and returns once all are
+// registered. With split, worker 0 runs only workflows and worker 1 only
+// tasks.
+func (e *env) startWorkers(ctx context.Context, queue string, n int, split bool) (stop func(), err error) {
 	wctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	var clients []*sdk.Client
@@ -260,8 +361,8 @@ func (e *env) startWorkers(ctx context.Context, queue string, n int) (stop func(
 		})
 	}
 	var workers []*sdk.Worker
-	for range n {
-		c, err := e.dial(ctx)
+	for k := range n {
+		c, err := e.dial(ctx, k%len(e.servers))
 		if err != nil {
 			stop()
 			return nil, err
@@ -269,17 +370,21 @@ func (e *env) startWorkers(ctx context.Context, queue string, n int) (stop func(
 		clients = append(clients, c)
 		w := sdk.NewWorker(c, sdk.WorkerOptions{Queue: queue, MaxConcurrentWorkflows: *maxWorkflows,
 			MaxConcurrentTasks: *maxTasks, Logger: slog.New(hookHandler{h: e.hub})})
-		w.RegisterWorkflow("hello", func(_ *sdk.WorkflowContext, in json.RawMessage) (any, error) { return in, nil })
-		w.RegisterWorkflow("one-task", func(ctx *sdk.WorkflowContext, in json.RawMessage) (any, error) {
-			return ctx.ExecuteTask("echo", in, sdk.TaskOptions{})
-		})
-		w.RegisterWorkflow("timer", func(ctx *sdk.WorkflowContext, in json.RawMessage) (any, error) {
-			return in, ctx.Sleep(200 * time.Millisecond)
-		})
-		w.RegisterTask("echo", func(tc *sdk.TaskContext, in json.RawMessage) (any, error) {
-			e.hub.deliver(tc.TaskExecutionID(), time.Now())
-			return in, nil
-		})
+		if !split || k == 0 {
+			w.RegisterWorkflow("hello", func(_ *sdk.WorkflowContext, in json.RawMessage) (any, error) { return in, nil })
+			w.RegisterWorkflow("one-task", func(ctx *sdk.WorkflowContext, in json.RawMessage) (any, error) {
+				return ctx.ExecuteTask("echo", in, sdk.TaskOptions{})
+			})
+			w.RegisterWorkflow("timer", func(ctx *sdk.WorkflowContext, in json.RawMessage) (any, error) {
+				return in, ctx.Sleep(200 * time.Millisecond)
+			})
+		}
+		if !split || k != 0 {
+			w.RegisterTask("echo", func(tc *sdk.TaskContext, in json.RawMessage) (any, error) {
+				e.hub.deliver(tc.TaskExecutionID(), time.Now())
+				return in, nil
+			})
+		}
 		workers = append(workers, w)
 		wg.Go(func() {
 			if err := w.Run(wctx); err != nil {
@@ -314,7 +419,10 @@ type sample struct {
 
 func (e *env) sample(ctx context.Context) (s sample, err error) {
 	s.at = time.Now()
-	s.server, _, _ = procStat(strconv.Itoa(e.srv.pid()))
+	for _, srv := range e.servers {
+		t, _, _ := procStat(strconv.Itoa(srv.pid()))
+		s.server += t
+	}
 	s.self, _, _ = procStat("self")
 	s.pg = pgTicks(e.postmaster)
 	s.busy, s.irq = machineTicks()
@@ -325,7 +433,7 @@ func (e *env) sample(ctx context.Context) (s sample, err error) {
 
 // cpu is CPU use between two samples, in percent of one core.
 type cpu struct {
-	Server   float64 `json:"server"`
+	Server   float64 `json:"server"` // all replicas together
 	Bench    float64 `json:"bench_workers_and_starters"`
 	Postgres float64 `json:"postgres"`
 	IRQ      float64 `json:"kernel_irq"` // mostly softirq: the loopback network
@@ -365,9 +473,9 @@ func (e *env) idle(ctx context.Context, d time.Duration) (idle, error) {
 }
 
 func (e *env) runScenario(ctx context.Context, sc scenario) (result, error) {
-	r := result{Name: sc.name, Workflow: sc.workflow, Workers: sc.workers, Starters: sc.starters}
-	queue := fmt.Sprintf("bench-%s-%d-%d", sc.name, sc.workers, sc.starters)
-	stopWorkers, err := e.startWorkers(ctx, queue, sc.workers)
+	r := result{Name: sc.name, Workflow: sc.workflow, Workers: sc.workers, Starters: sc.starters, Replicas: sc.replicas, NATS: e.natsURL != ""}
+	queue := fmt.Sprintf("bench-%s-%d-%d-r%d", sc.name, sc.workers, sc.starters, sc.replicas)
+	stopWorkers, err := e.startWorkers(ctx, queue, sc.workers, sc.split)
 	if err != nil {
 		return r, err
 	}
@@ -383,7 +491,7 @@ func (e *env) runScenario(ctx context.Context, sc scenario) (result, error) {
 		wg.Go(func() {
 			for n := 0; time.Now().Before(w1) && ctx.Err() == nil; n++ {
 				t0 := time.Now()
-				id, err := e.starter.StartWorkflow(ctx, sc.workflow, map[string]int{"starter": i, "n": n}, sdk.StartOptions{Queue: queue})
+				id, err := e.starters[i%len(e.starters)].StartWorkflow(ctx, sc.workflow, map[string]int{"starter": i, "n": n}, sdk.StartOptions{Queue: queue})
 				if err != nil {
 					startErrs.Store(t0, err.Error())
 					time.Sleep(50 * time.Millisecond)
@@ -441,7 +549,10 @@ func (e *env) runScenario(ctx context.Context, sc scenario) (result, error) {
 		r.WriteTxnPerWf = round(float64(s1.nextXid-s0.nextXid) / n)
 	}
 	r.CPU = cpuBetween(s0, s1)
-	r.ServerRSSMB, _ = rss(e.srv.pid())
+	for _, srv := range e.servers {
+		m, _ := rss(srv.pid())
+		r.ServerRSSMB += m
+	}
 	r.StartErrors, r.StartErrorSample = countMap(&startErrs)
 	r.Stuck, _ = countMap(&stuck)
 	r.Failed, _ = countMap(&failed)
@@ -534,6 +645,19 @@ func (e *env) leftovers(ctx context.Context, queue string) (map[string]int, erro
 		out = nil
 	}
 	return out, err
+}
+
+// positiveList parses a comma-separated list of positive numbers.
+func positiveList(flagName, s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("%s: %q is not a positive number", flagName, f)
+		}
+		out = append(out, n)
+	}
+	return out, nil
 }
 
 func countMap(m *sync.Map) (n int, sample string) {

@@ -51,9 +51,9 @@ type serverProc struct {
 
 func (s *serverProc) pid() int { return s.cmd.Process.Pid }
 
-// startServer runs `flovyn server` with a tenant and a static worker key and
-// waits until its health check answers.
-func startServer(ctx context.Context, bin, dir, dbURL string, tenant uuid.UUID, key string) (*serverProc, error) {
+// writeConfig writes the servers' configuration file: the tenant and a
+// static worker key.
+func writeConfig(dir string, tenant uuid.UUID, key string) (string, error) {
 	cfg := fmt.Sprintf(`[[orgs]]
 id = %q
 slug = "bench"
@@ -73,14 +73,18 @@ authenticators = ["static_api_key"]
 authorizer = "cedar"
 `, tenant, key, tenant)
 	cfgPath := filepath.Join(dir, "flovyn.toml")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-		return nil, err
-	}
+	return cfgPath, os.WriteFile(cfgPath, []byte(cfg), 0o600)
+}
+
+// startServer runs `flovyn server` number i (its log is server-<i>.log),
+// linked to NATS when natsURL is set, and waits until its health check
+// answers.
+func startServer(ctx context.Context, bin, dir string, i int, cfgPath, dbURL, natsURL string) (*serverProc, error) {
 	ports, err := freePorts(2)
 	if err != nil {
 		return nil, err
 	}
-	s := &serverProc{logPath: filepath.Join(dir, "server.log"), exited: make(chan struct{}),
+	s := &serverProc{logPath: filepath.Join(dir, fmt.Sprintf("server-%d.log", i)), exited: make(chan struct{}),
 		grpcAddr: net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[1]))}
 	logFile, err := os.Create(s.logPath)
 	if err != nil {
@@ -88,9 +92,13 @@ authorizer = "cedar"
 	}
 	defer logFile.Close() // the child has its own descriptor
 	// Flags win over the environment, so a DATABASE_URL around us is ignored.
-	s.cmd = exec.Command(bin, "server", "--config", cfgPath, "--database-url", dbURL, "--ip", "127.0.0.1",
+	args := []string{"server", "--config", cfgPath, "--database-url", dbURL, "--ip", "127.0.0.1",
 		"--http-port", strconv.Itoa(ports[0]), "--grpc-port", strconv.Itoa(ports[1]),
-		"--log-level", "info", "--log-format", "json")
+		"--log-level", "info", "--log-format", "json"}
+	if natsURL != "" {
+		args = append(args, "--nats-url", natsURL)
+	}
+	s.cmd = exec.Command(bin, args...)
 	s.cmd.Stdout, s.cmd.Stderr = logFile, logFile
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM} // never outlive the bench
 	if err := s.cmd.Start(); err != nil {

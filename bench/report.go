@@ -36,6 +36,8 @@ type result struct {
 	Workflow               string         `json:"workflow"`
 	Workers                int            `json:"workers"`
 	Starters               int            `json:"starters"`
+	Replicas               int            `json:"replicas"`
+	NATS                   bool           `json:"nats"` // the servers are linked by NATS
 	Completed              int            `json:"completed_in_window"`
 	Throughput             float64        `json:"workflows_per_sec"`
 	Latency                *dist          `json:"latency_ms"`
@@ -64,6 +66,7 @@ type report struct {
 		MaxTasks     int    `json:"max_concurrent_tasks"`
 		CPUs         int    `json:"cpus"`
 		Postgres     string `json:"postgres_version"`
+		Replicas     []int  `json:"replica_counts"`
 	} `json:"config"`
 	Server struct {
 		Mode           string   `json:"mode"`
@@ -90,14 +93,19 @@ type target struct {
 	OK   bool   `json:"ok"`
 }
 
-// targets checks the figures against DESIGN §7.
+// targets checks the figures against DESIGN §7 (on the first replica
+// count, normally one server) and issue 6 (wake-ups across replicas).
 func targets(rep *report) []target {
 	var out []target
+	base := 0
+	if len(rep.Scenarios) > 0 {
+		base = rep.Scenarios[0].Replicas
+	}
 	best := func(kind string) *result {
 		var b *result
 		for i := range rep.Scenarios {
 			r := &rep.Scenarios[i]
-			if r.Name == kind && r.Latency != nil && (b == nil || r.Throughput > b.Throughput) {
+			if r.Name == kind && r.Replicas == base && r.Latency != nil && (b == nil || r.Throughput > b.Throughput) {
 				b = r
 			}
 		}
@@ -114,8 +122,11 @@ func targets(rep *report) []target {
 		}
 	}
 	for _, r := range rep.Scenarios {
-		if r.Name == "wakeup" && r.TaskWakeup != nil {
+		switch {
+		case r.Name == "wakeup" && r.TaskWakeup != nil && r.Replicas == 1:
 			out = append(out, target{"task wake-up p99 < 10 ms (waiting poller)", fmt.Sprintf("%.1f ms", r.TaskWakeup.P99), r.TaskWakeup.P99 < 10})
+		case r.Name == "wakeup" && r.TaskWakeup != nil && r.NATS:
+			out = append(out, target{fmt.Sprintf("wake-up across %d replicas p99 < 20 ms", r.Replicas), fmt.Sprintf("%.1f ms (NATS)", r.TaskWakeup.P99), r.TaskWakeup.P99 < 20})
 		}
 		if r.TimerLateness != nil {
 			out = append(out, target{"timer lateness p99 < 50 ms", fmt.Sprintf("%.1f ms", r.TimerLateness.P99), r.TimerLateness.P99 < 50})
@@ -128,7 +139,7 @@ func targets(rep *report) []target {
 
 func printTable(w io.Writer, rep *report) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "scenario\tworkers\tstarters\twf/s\tp50 ms\tp95 ms\tp99 ms\ttxn/wf\twrite txn/wf\ttask wake p50/p99 ms\ttimer late p50/p99 ms\tcpu% srv/bench/pg/irq/other\tRSS MB\tproblems\t")
+	fmt.Fprintln(tw, "scenario\tworkers\treplicas\tstarters\twf/s\tp50 ms\tp95 ms\tp99 ms\ttxn/wf\twrite txn/wf\ttask wake p50/p99 ms\ttimer late p50/p99 ms\tcpu% srv/bench/pg/irq/other\tRSS MB\tproblems\t")
 	pair := func(d *dist) string {
 		if d == nil {
 			return "-"
@@ -144,8 +155,8 @@ func printTable(w io.Writer, rep *report) {
 		if n := r.StartErrors + r.Failed + r.Stuck + len(r.NotCompleted); n > 0 {
 			probs = fmt.Sprintf("start err %d, failed %d, stuck %d, left %v", r.StartErrors, r.Failed, r.Stuck, r.NotCompleted)
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%.0f\t%.1f\t%.1f\t%.1f\t%.2f\t%.2f\t%s\t%s\t%.0f/%.0f/%.0f/%.0f/%.0f\t%.1f\t%s\t\n",
-			r.Name, r.Workers, r.Starters, r.Throughput, l.P50, l.P95, l.P99, r.TxnPerWf, r.WriteTxnPerWf,
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%.0f\t%.1f\t%.1f\t%.1f\t%.2f\t%.2f\t%s\t%s\t%.0f/%.0f/%.0f/%.0f/%.0f\t%.1f\t%s\t\n",
+			r.Name, r.Workers, r.Replicas, r.Starters, r.Throughput, l.P50, l.P95, l.P99, r.TxnPerWf, r.WriteTxnPerWf,
 			pair(r.TaskWakeup), pair(r.TimerLateness), r.CPU.Server, r.CPU.Bench, r.CPU.Postgres, r.CPU.IRQ, r.CPU.Other, r.ServerRSSMB, probs)
 	}
 	tw.Flush()
@@ -153,8 +164,10 @@ func printTable(w io.Writer, rep *report) {
 	fmt.Fprintf(w, "\n%d CPUs, PostgreSQL %s (embedded, ephemeral), window %s after %s warm-up; latency = start RPC → completion acknowledged to the worker\n",
 		c.CPUs, c.Postgres, c.Duration, c.Warmup)
 	fmt.Fprintln(w, "txn/wf: pg_stat_database xact_commit delta per workflow (every commit, read-only ones too); write txn/wf: transactions that wrote (xid delta, exact)")
-	fmt.Fprintln(w, "task wake: TASK_SCHEDULED commit → task function called; timer late: TIMER_FIRED commit − fireAt; cpu%: of one core; irq: kernel interrupts (loopback network); other: foreign processes")
-	fmt.Fprintf(w, "server: %s, pid %d; RSS idle %.1f MB at start, %.1f MB after the runs, peak %.1f MB\n",
+	fmt.Fprintln(w, "task wake: TASK_SCHEDULED commit → task function called; timer late: TIMER_FIRED commit − fireAt; cpu%: of one core (srv: all replicas); irq: kernel interrupts (loopback network); other: foreign processes")
+	fmt.Fprintln(w, "replicas: flovyn server processes on the one PostgreSQL, workers and starters spread round-robin over them; RSS MB: all replicas together")
+	fmt.Fprintln(w, "wakeup: one starter, a workflow worker and a task worker (on two different replicas when there are several)")
+	fmt.Fprintf(w, "server: %s, primary pid %d; RSS idle %.1f MB at start, %.1f MB after the runs, peak %.1f MB\n",
 		s.Mode, s.PID, s.RSSIdleStartMB, s.RSSIdleEndMB, s.PeakRSSMB)
 	fmt.Fprintf(w, "idle server, no workers: CPU %.0f%% server, %.0f%% postgres, %.0f%% irq, %.0f%% other (of one core); %.0f commits/s, %.0f rollbacks/s, %.0f writing xacts/s\n",
 		s.Idle.CPU.Server, s.Idle.CPU.Postgres, s.Idle.CPU.IRQ, s.Idle.CPU.Other, s.Idle.CommitsPerSec, s.Idle.RollbackPerSec, s.Idle.WritesPerSec)
@@ -164,10 +177,11 @@ func printTable(w io.Writer, rep *report) {
 	}
 	for _, r := range rep.Scenarios {
 		if r.CPU.Other > 10 {
-			fmt.Fprintf(w, "WARNING: other processes used %.0f%% of a core during %s/%d: the machine was not quiet, figures are low\n", r.CPU.Other, r.Name, r.Workers)
+			fmt.Fprintf(w, "WARNING: other processes used %.0f%% of a core during %s/%d/%d replicas: the machine was not quiet, figures are low\n", r.CPU.Other, r.Name, r.Workers, r.Replicas)
 		}
 	}
-	fmt.Fprintln(w, "\nDESIGN §7 targets:")
+	printReplicas(w, rep)
+	fmt.Fprintln(w, "\nDESIGN §7 targets (and issue 6's, across replicas):")
 	for _, t := range rep.Targets {
 		mark := "FAIL"
 		if t.OK {
@@ -176,4 +190,43 @@ func printTable(w io.Writer, rep *report) {
 		fmt.Fprintf(w, "  %s %-42s %s\n", mark, t.Name, t.Got)
 	}
 	fmt.Fprintln(w)
+}
+
+// printReplicas sums up throughput and wake-up latency per replica count,
+// when the run had more than one.
+func printReplicas(w io.Writer, rep *report) {
+	if len(rep.Config.Replicas) < 2 {
+		return
+	}
+	fmt.Fprintln(w, "\nper replica count (one PostgreSQL, the servers linked by NATS):")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "replicas\tone-task workers\twf/s\tp50 ms\tp99 ms\ttask wake p50/p99 ms (closed loop)\ttask wake p50/p99 ms (wakeup)\t")
+	pair := func(d *dist) string {
+		if d == nil {
+			return "-"
+		}
+		return fmt.Sprintf("%.1f / %.1f", d.P50, d.P99)
+	}
+	for _, n := range rep.Config.Replicas {
+		var one, wake *result
+		for i := range rep.Scenarios {
+			r := &rep.Scenarios[i]
+			switch {
+			case r.Replicas != n:
+			case r.Name == "wakeup":
+				wake = r
+			case r.Name == "one-task" && r.Workers == *replicaWkrs:
+				one = r
+			}
+		}
+		if one == nil || one.Latency == nil {
+			one = &result{Latency: &dist{}}
+		}
+		if wake == nil {
+			wake = &result{}
+		}
+		fmt.Fprintf(tw, "%d\t%d\t%.0f\t%.1f\t%.1f\t%s\t%s\t\n", n, one.Workers, one.Throughput, one.Latency.P50, one.Latency.P99,
+			pair(one.TaskWakeup), pair(wake.TaskWakeup))
+	}
+	tw.Flush()
 }
