@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"runtime"
 	"sync/atomic"
 	"time"
 
@@ -55,6 +56,9 @@ func NewServer(o Options) *grpc.Server {
 		// The Rust SDK pings every 30 s even when idle; grpc-go's default
 		// policy would answer that with GOAWAY too_many_pings.
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
+		// Reused handler goroutines keep their grown stacks; a fresh
+		// goroutine per call spends measurable time growing its stack.
+		grpc.NumStreamWorkers(uint32(8*runtime.NumCPU())),
 		grpc.MaxRecvMsgSize(MaxMessageSize),
 		grpc.MaxSendMsgSize(MaxMessageSize),
 		grpc.ChainUnaryInterceptor(a.unary),
