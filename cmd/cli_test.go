@@ -18,6 +18,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/flovyn/flovyn/internal/pgtest"
+	"github.com/flovyn/flovyn/internal/servertest"
 	"github.com/flovyn/flovyn/sdk"
 	"github.com/flovyn/flovyn/server"
 	"github.com/flovyn/flovyn/server/auth"
@@ -63,20 +64,7 @@ func startServer(t *testing.T) *cliServer {
 		HTTPMethods: auth.AllMethods,
 		Engine:      engine.Config{PollHold: 300 * time.Millisecond, RecheckInterval: 100 * time.Millisecond},
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := server.New(ctx, o)
-	if err != nil {
-		cancel()
-		t.Fatalf("server.New: %v", err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	})
+	srv := servertest.Start(t, o)
 	s := &cliServer{t: t, srv: srv, url: "http://" + srv.HTTPAddr(), grpc: srv.GRPCAddr(), home: t.TempDir()}
 	s.baseEnv = map[string]string{"FLOVYN_SERVER": s.url, "FLOVYN_API_KEY": adminKey, "FLOVYN_TENANT": acme.Slug}
 	return s

@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/flovyn/flovyn/internal/pgtest"
+	"github.com/flovyn/flovyn/internal/servertest"
 	"github.com/flovyn/flovyn/sdk"
 	"github.com/flovyn/flovyn/server"
 	"github.com/flovyn/flovyn/server/auth"
@@ -60,8 +61,7 @@ func start(t *testing.T, opts ...func(*options)) *env {
 	} else {
 		e.databaseURL = pgtest.NewDatabase(t)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := server.New(ctx, server.Options{
+	srv := servertest.Start(t, server.Options{
 		NATSURL:       o.natsURL,
 		DatabaseURL:   e.databaseURL,
 		HTTPAddr:      "127.0.0.1:0",
@@ -75,18 +75,6 @@ func start(t *testing.T, opts ...func(*options)) *env {
 		GRPCMethods: auth.AllMethods,
 		HTTPMethods: auth.AllMethods,
 		Engine:      o.engine,
-	})
-	if err != nil {
-		cancel()
-		t.Fatalf("server.New: %v", err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
 	})
 	e.srv = srv
 	return e

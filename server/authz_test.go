@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/flovyn/flovyn/internal/pgtest"
+	"github.com/flovyn/flovyn/internal/servertest"
 	flovynv1 "github.com/flovyn/flovyn/proto/flovyn/v1"
 	"github.com/flovyn/flovyn/server"
 	"github.com/flovyn/flovyn/server/auth"
@@ -41,20 +42,6 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
-}
-
-// serve starts srv until the test ends.
-func serve(t *testing.T, srv *server.Server) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	})
 }
 
 func TestInvalidPolicyFileStopsTheServer(t *testing.T) {
@@ -145,12 +132,7 @@ func startConfigured(t *testing.T, edit func(c *config.Config)) (*server.Server,
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := server.New(context.Background(), opts)
-	if err != nil {
-		t.Fatalf("server.New: %v", err)
-	}
-	serve(t, srv)
-	return srv, logs
+	return servertest.Start(t, opts), logs
 }
 
 func token(t *testing.T, over jwt.MapClaims) string {
@@ -278,15 +260,11 @@ func TestJWTSkipSignatureVerificationWarnsAtStart(t *testing.T) {
 }
 
 func TestAuthDisabledSkipsAuthorization(t *testing.T) {
-	srv, err := server.New(context.Background(), server.Options{
+	srv := servertest.Start(t, server.Options{
 		DatabaseURL: pgtest.NewDatabase(t), HTTPAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0", RunMigrations: true,
 		Tenants: []store.Tenant{testTenant}, AuthDisabled: true,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	serve(t, srv)
-	_, err = flovynv1.NewWorkflowDispatchClient(dial(t, srv)).StartWorkflow(context.Background(), &flovynv1.StartWorkflowRequest{
+	_, err := flovynv1.NewWorkflowDispatchClient(dial(t, srv)).StartWorkflow(context.Background(), &flovynv1.StartWorkflowRequest{
 		WorkflowKind: "greet", Queue: "default", OrgId: testTenant.ID.String(),
 	})
 	if err != nil {

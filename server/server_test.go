@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/flovyn/flovyn/internal/pgtest"
+	"github.com/flovyn/flovyn/internal/servertest"
 	flovynv1 "github.com/flovyn/flovyn/proto/flovyn/v1"
 	"github.com/flovyn/flovyn/server"
 	"github.com/flovyn/flovyn/server/auth"
@@ -35,8 +36,7 @@ var (
 // startServer runs a server on a fresh database with free ports.
 func startServer(t *testing.T, databaseURL string) *server.Server {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := server.New(ctx, server.Options{
+	srv := servertest.Start(t, server.Options{
 		DatabaseURL:   databaseURL,
 		HTTPAddr:      "127.0.0.1:0",
 		GRPCAddr:      "127.0.0.1:0",
@@ -47,18 +47,6 @@ func startServer(t *testing.T, databaseURL string) *server.Server {
 		}}},
 		GRPCMethods: auth.AllMethods,
 		HTTPMethods: auth.AllMethods,
-	})
-	if err != nil {
-		cancel()
-		t.Fatalf("server.New: %v", err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
 	})
 	return srv
 }

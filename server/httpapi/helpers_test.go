@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/flovyn/flovyn/internal/pgtest"
+	"github.com/flovyn/flovyn/internal/servertest"
 	"github.com/flovyn/flovyn/sdk"
 	"github.com/flovyn/flovyn/server"
 	"github.com/flovyn/flovyn/server/auth"
@@ -67,20 +68,7 @@ func start(t *testing.T, opts ...func(*server.Options)) *env {
 	for _, f := range opts {
 		f(&o)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := server.New(ctx, o)
-	if err != nil {
-		cancel()
-		t.Fatalf("server.New: %v", err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	})
+	srv := servertest.Start(t, o)
 	return &env{t: t, srv: srv, base: "http://" + srv.HTTPAddr()}
 }
 
