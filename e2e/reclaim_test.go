@@ -32,18 +32,7 @@ func TestTaskReclaimedAfterWorkerDies(t *testing.T) {
 		<-block
 		return "from the dead worker", nil
 	})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- doomed.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		close(block)
-		select {
-		case <-done:
-		case <-time.After(waitTimeout):
-			t.Error("the killed worker never returned")
-		}
-	})
+	kill := runDoomed(t, doomedClient, doomed, block)
 
 	c := e.client()
 	id := e.startWF(c, "reclaim-wf", nil, q)
@@ -66,8 +55,7 @@ func TestTaskReclaimedAfterWorkerDies(t *testing.T) {
 	}
 
 	// Kill it: stop polling and drop the connection, the task still running.
-	cancel()
-	doomedClient.Close()
+	kill()
 
 	attempts := make(chan int, 4)
 	e.worker(q, func(w *sdk.Worker) {
@@ -121,18 +109,7 @@ func TestWorkflowTaskReclaimedAfterWorkerDies(t *testing.T) {
 		<-block
 		return "from the dead worker", nil
 	})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- doomed.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		close(block)
-		select {
-		case <-done:
-		case <-time.After(waitTimeout):
-			t.Error("the killed worker never returned")
-		}
-	})
+	kill := runDoomed(t, doomedClient, doomed, block)
 
 	c := e.client()
 	id := e.startWF(c, "stuck-wf", nil, q)
@@ -145,8 +122,7 @@ func TestWorkflowTaskReclaimedAfterWorkerDies(t *testing.T) {
 	if s := e.workflowRow(id).Status; s != store.StatusRunning {
 		t.Fatalf("status %s while a worker holds it", s)
 	}
-	cancel()
-	doomedClient.Close()
+	kill()
 
 	e.worker(q, func(w *sdk.Worker) {
 		w.RegisterWorkflow("stuck-wf", func(ctx *sdk.WorkflowContext, _ json.RawMessage) (any, error) {
@@ -163,5 +139,27 @@ func TestWorkflowTaskReclaimedAfterWorkerDies(t *testing.T) {
 	evs := e.events(c, id)
 	if got, want := types(evs), []string{"WORKFLOW_STARTED", "WORKFLOW_COMPLETED"}; !slices.Equal(got, want) {
 		t.Fatalf("history %v, want %v", got, want)
+	}
+}
+
+// runDoomed runs w on client c; kill cuts the worker off as a crash would
+// (its Run ends and its connection closes). block, which the worker's
+// handler waits on, is closed when the test ends so the worker can return.
+func runDoomed(t *testing.T, c *sdk.Client, w *sdk.Worker, block chan struct{}) (kill func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		close(block)
+		select {
+		case <-done:
+		case <-time.After(waitTimeout):
+			t.Error("the killed worker never returned")
+		}
+	})
+	return func() {
+		cancel()
+		c.Close()
 	}
 }
