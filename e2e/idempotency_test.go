@@ -32,8 +32,10 @@ func TestIdempotentStart(t *testing.T) {
 		return resp
 	}
 	first := start(`{"n":1}`)
-	if !first.IdempotencyKeyNew || first.IdempotencyKeyUsed {
-		t.Fatalf("first start: new %v used %v, want a new key", first.IdempotencyKeyNew, first.IdempotencyKeyUsed)
+	// The SDK documents the flags so: the request carried a key (used), and
+	// this call created the execution (new).
+	if !first.IdempotencyKeyNew || !first.IdempotencyKeyUsed {
+		t.Fatalf("first start: new %v used %v, want both", first.IdempotencyKeyNew, first.IdempotencyKeyUsed)
 	}
 	mustUUID(t, first.WorkflowExecutionId)
 	var out json.RawMessage

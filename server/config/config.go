@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/flovyn/flovyn/server/limits"
 )
 
 // Config is the whole server configuration. The toml tags are the key names
@@ -38,6 +40,7 @@ type Config struct {
 	Orgs   []Org        `toml:"orgs"`
 	Auth   AuthConfig   `toml:"auth"`
 	Engine EngineConfig `toml:"engine"`
+	Limits LimitsConfig `toml:"limits"`
 
 	// Ignored lists keys found in the file that flovyn accepts but does not
 	// use (sections of the original server such as [otel]). The server logs
@@ -174,6 +177,19 @@ type EngineConfig struct {
 	RecheckInterval Duration `toml:"recheck_interval"`
 }
 
+// LimitsConfig bounds what one request or one workflow may store.
+type LimitsConfig struct {
+	// MaxPayloadBytes bounds each payload: an input, output, signal value,
+	// task result or state value.
+	MaxPayloadBytes int `toml:"max_payload_bytes"`
+	// MaxHistoryBytes bounds a workflow's history as GetEvents sends it.
+	// The default fits the 4 MiB a gRPC client receives unless configured
+	// otherwise (tonic's and grpc-go's default, which the SDKs keep).
+	MaxHistoryBytes int `toml:"max_history_bytes"`
+	// HistoryWarnBytes logs a warning when a history grows past it.
+	HistoryWarnBytes int `toml:"history_warn_bytes"`
+}
+
 // Default returns the configuration used when nothing else is given.
 func Default() Config {
 	return Config{
@@ -208,6 +224,11 @@ func Default() Config {
 			WorkflowTaskLease: Duration{30 * time.Second},
 			WorkerTimeout:     Duration{60 * time.Second},
 			RecheckInterval:   Duration{time.Second},
+		},
+		Limits: LimitsConfig{
+			MaxPayloadBytes:  limits.DefaultMaxPayloadBytes,
+			MaxHistoryBytes:  limits.DefaultMaxHistoryBytes,
+			HistoryWarnBytes: limits.DefaultHistoryWarnBytes,
 		},
 	}
 }

@@ -91,6 +91,12 @@ var settings = []setting{
 		func(c *Config) any { return &c.Engine.WorkerTimeout }},
 	{"engine.recheck_interval", "ENGINE__RECHECK_INTERVAL", "", "",
 		func(c *Config) any { return &c.Engine.RecheckInterval }},
+	{"limits.max_payload_bytes", "LIMITS__MAX_PAYLOAD_BYTES", "", "",
+		func(c *Config) any { return &c.Limits.MaxPayloadBytes }},
+	{"limits.max_history_bytes", "LIMITS__MAX_HISTORY_BYTES", "", "",
+		func(c *Config) any { return &c.Limits.MaxHistoryBytes }},
+	{"limits.history_warn_bytes", "LIMITS__HISTORY_WARN_BYTES", "", "",
+		func(c *Config) any { return &c.Limits.HistoryWarnBytes }},
 }
 
 // configFlag names the flag that points at the TOML file (env CONFIG_FILE).

@@ -21,7 +21,7 @@ var (
 // spelling (UUIDs, principal types, roles, log level) and fills per-item
 // defaults (org name and tier, User role), so it is safe to call again.
 func (c *Config) Validate() error {
-	checks := []func() error{c.validateServer, c.validateOrgs, c.validateStaticKeys, c.validateAuth, c.validateEngine}
+	checks := []func() error{c.validateServer, c.validateOrgs, c.validateStaticKeys, c.validateAuth, c.validateEngine, c.validateLimits}
 	for _, check := range checks {
 		if err := check(); err != nil {
 			return err
@@ -210,6 +210,19 @@ func (c *Config) validateAuth() error {
 	}
 	if j.RoleClaim == "" {
 		return errorf("auth.jwt.role_claim", "empty")
+	}
+	return nil
+}
+
+func (c *Config) validateLimits() error {
+	l := &c.Limits
+	switch {
+	case l.MaxPayloadBytes <= 0:
+		return errorf("limits.max_payload_bytes", "must be positive, got %d", l.MaxPayloadBytes)
+	case l.MaxHistoryBytes < l.MaxPayloadBytes:
+		return errorf("limits.max_history_bytes", "%d is smaller than limits.max_payload_bytes (%d)", l.MaxHistoryBytes, l.MaxPayloadBytes)
+	case l.HistoryWarnBytes <= 0 || l.HistoryWarnBytes > l.MaxHistoryBytes:
+		return errorf("limits.history_warn_bytes", "must be positive and at most limits.max_history_bytes (%d), got %d", l.MaxHistoryBytes, l.HistoryWarnBytes)
 	}
 	return nil
 }

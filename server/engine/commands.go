@@ -4,12 +4,34 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/flovyn/flovyn/server/limits"
 	"github.com/flovyn/flovyn/server/store"
 )
+
+// firstErr returns the first of errs that is not nil.
+func firstErr(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// optionalDuration checks a millisecond count that may be absent.
+func optionalDuration(field string, ms *int64) error {
+	if ms == nil {
+		return nil
+	}
+	_, err := limits.DurationMs(field, *ms)
+	return err
+}
 
 // SubmitStatus is the outcome a worker reports with its commands.
 type SubmitStatus int
@@ -42,7 +64,10 @@ func (c *submission) wf() *store.Workflow { return c.h.wf }
 // SubmitCommands applies a worker's commands to a workflow it holds, in
 // order and all at once, then moves the workflow on according to status.
 func (e *Engine) SubmitCommands(ctx context.Context, tenant, id uuid.UUID, status SubmitStatus, cmds []Command) error {
-	return e.change(ctx, func(tx *store.Tx, fx *effects) error {
+	if status < SubmitRunning || status > SubmitCancelled {
+		return invalid("status", "unknown workflow status %d", status)
+	}
+	return e.changeOrFail(ctx, func(tx *store.Tx, fx *effects) error {
 		wf, err := tx.LockWorkflow(ctx, tenant, id)
 		if err != nil {
 			return err
@@ -62,11 +87,15 @@ func (e *Engine) SubmitCommands(ctx context.Context, tenant, id uuid.UUID, statu
 			return e.save(ctx, tx, h, true)
 		}
 		c := &submission{e: e, tx: tx, fx: fx, h: h}
-		for _, cmd := range cmds {
+		for i, cmd := range cmds {
 			if cmd == nil {
 				continue
 			}
 			if err := cmd.apply(ctx, c); err != nil {
+				var inv *InvalidError
+				if errors.As(err, &inv) && !strings.HasPrefix(inv.Field, "commands[") {
+					return invalid(fmt.Sprintf("commands[%d].%s", i, inv.Field), "%s", inv.Msg)
+				}
 				return err
 			}
 			if wf.Terminal() {
@@ -117,6 +146,10 @@ type RecordOperation struct {
 }
 
 func (cmd RecordOperation) apply(_ context.Context, c *submission) error {
+	if err := firstErr(limits.OptionalName("record_operation.operation_name", cmd.Name),
+		c.e.payload("record_operation.result", cmd.Result)); err != nil {
+		return err
+	}
 	c.h.add(EventOperationCompleted, operationData{OperationName: cmd.Name, Name: cmd.Name, Result: cmd.Result})
 	return nil
 }
@@ -128,22 +161,22 @@ type SetState struct {
 }
 
 func (cmd SetState) apply(ctx context.Context, c *submission) error {
-	if cmd.Key == "" {
-		return invalid("set_state.key", "required")
+	if err := firstErr(limits.Name("set_state.key", cmd.Key), c.e.payload("set_state.value", cmd.Value)); err != nil {
+		return err
 	}
 	c.h.add(EventStateSet, stateSetData{Key: cmd.Key, Value: cmd.Value})
-	return c.tx.SetWorkflowState(ctx, c.wf().ID, cmd.Key, cmd.Value)
+	return c.tx.SetWorkflowState(ctx, c.wf().TenantID, c.wf().ID, cmd.Key, cmd.Value)
 }
 
 // ClearState removes a workflow state key.
 type ClearState struct{ Key string }
 
 func (cmd ClearState) apply(ctx context.Context, c *submission) error {
-	if cmd.Key == "" {
-		return invalid("clear_state.key", "required")
+	if err := limits.Name("clear_state.key", cmd.Key); err != nil {
+		return err
 	}
 	c.h.add(EventStateCleared, stateClearedData{Key: cmd.Key})
-	return c.tx.SetWorkflowState(ctx, c.wf().ID, cmd.Key, nil)
+	return c.tx.SetWorkflowState(ctx, c.wf().TenantID, c.wf().ID, cmd.Key, nil)
 }
 
 // DefaultMaxRetries is how often a failed task is retried unless told otherwise.
@@ -165,8 +198,9 @@ func (cmd ScheduleTask) apply(ctx context.Context, c *submission) error {
 	if cmd.ID == uuid.Nil {
 		return invalid("schedule_task.task_execution_id", "required (a UUID chosen by the worker)")
 	}
-	if cmd.Kind == "" {
-		return invalid("schedule_task.kind", "required")
+	if err := firstErr(limits.Name("schedule_task.kind", cmd.Kind), limits.OptionalName("schedule_task.queue", cmd.Queue),
+		c.e.payload("schedule_task.input", cmd.Input), optionalDuration("schedule_task.timeout_ms", cmd.TimeoutMs)); err != nil {
+		return err
 	}
 	queue := cmd.Queue
 	if queue == "" {
@@ -183,8 +217,20 @@ func (cmd ScheduleTask) apply(ctx context.Context, c *submission) error {
 		ID: cmd.ID, TenantID: wf.TenantID, WorkflowID: &wf.ID, Kind: cmd.Kind, Queue: queue,
 		Input: cmd.Input, MaxRetries: retries, TimeoutMs: cmd.TimeoutMs,
 	}, cmd.PrioritySeconds)
-	if err != nil || !created {
-		return err // a replayed command: the task and its event exist already
+	if err != nil {
+		return err
+	}
+	if !created {
+		// A replay only when the task is this workflow's own: an id taken
+		// by another execution is refused, never mistaken for one.
+		owner, err := c.tx.TaskWorkflow(ctx, wf.TenantID, cmd.ID)
+		if err != nil {
+			return err
+		}
+		if owner == nil || *owner != wf.ID {
+			return invalid("schedule_task.task_execution_id", "%s is already the id of another execution's task", cmd.ID)
+		}
+		return nil // the task and its event exist already
 	}
 	c.h.add(EventTaskScheduled, taskScheduledData{TaskExecutionID: cmd.ID.String(), Kind: cmd.Kind, Input: cmd.Input, Queue: queue, MaxRetries: retries})
 	c.fx.taskRunnable(wf.TenantID, queue)
@@ -195,6 +241,9 @@ func (cmd ScheduleTask) apply(ctx context.Context, c *submission) error {
 type CompleteWorkflow struct{ Output json.RawMessage }
 
 func (cmd CompleteWorkflow) apply(ctx context.Context, c *submission) error {
+	if err := c.e.payload("complete_workflow.output", cmd.Output); err != nil {
+		return err
+	}
 	wf := c.wf()
 	c.h.add(EventWorkflowCompleted, outputData{Output: cmd.Output})
 	wf.Status = store.StatusCompleted
@@ -211,6 +260,10 @@ type FailWorkflow struct {
 
 func (cmd FailWorkflow) apply(ctx context.Context, c *submission) error {
 	wf := c.wf()
+	if err := firstErr(limits.Message("fail_workflow.error", cmd.Error), limits.Message("fail_workflow.stack_trace", cmd.StackTrace),
+		limits.OptionalName("fail_workflow.failure_type", cmd.FailureType)); err != nil {
+		return err
+	}
 	if cmd.FailureType == "" {
 		cmd.FailureType = "ERROR"
 	}
@@ -224,6 +277,9 @@ func (cmd FailWorkflow) apply(ctx context.Context, c *submission) error {
 type SuspendWorkflow struct{ Reason string }
 
 func (cmd SuspendWorkflow) apply(_ context.Context, c *submission) error {
+	if err := limits.Message("suspend_workflow.reason", cmd.Reason); err != nil {
+		return err
+	}
 	c.h.add(EventWorkflowSuspended, reasonData{Reason: cmd.Reason})
 	return nil
 }
@@ -232,6 +288,9 @@ func (cmd SuspendWorkflow) apply(_ context.Context, c *submission) error {
 type CancelWorkflow struct{ Reason string }
 
 func (cmd CancelWorkflow) apply(ctx context.Context, c *submission) error {
+	if err := limits.Message("cancel_workflow.reason", cmd.Reason); err != nil {
+		return err
+	}
 	return c.e.finishCancelled(ctx, c.tx, c.fx, c.h, cmd.Reason)
 }
 
@@ -247,15 +306,20 @@ func (cmd CreatePromise) apply(ctx context.Context, c *submission) error {
 	if cmd.Name == "" {
 		return invalid("create_promise.promise_id", "required (the promise name)")
 	}
+	if err := firstErr(limits.Name("create_promise.promise_id", cmd.Name), optionalDuration("create_promise.timeout_ms", cmd.TimeoutMs)); err != nil {
+		return err
+	}
+	if cmd.IdempotencyKey != nil {
+		if err := limits.Text("create_promise.idempotency_key", *cmd.IdempotencyKey, limits.MaxIdempotencyKey); err != nil {
+			return err
+		}
+	}
 	var timeoutAt *time.Time
 	if cmd.TimeoutMs != nil {
-		if *cmd.TimeoutMs < 0 {
-			return invalid("create_promise.timeout_ms", "must not be negative")
-		}
 		at := time.Now().Add(time.Duration(*cmd.TimeoutMs) * time.Millisecond)
 		timeoutAt = &at
 	}
-	p, created, err := c.tx.InsertPromise(ctx, store.Promise{ID: uuid.New(), WorkflowID: wf.ID, Name: cmd.Name}, timeoutAt, cmd.IdempotencyKey)
+	p, created, err := c.tx.InsertPromise(ctx, store.Promise{ID: uuid.New(), TenantID: wf.TenantID, WorkflowID: wf.ID, Name: cmd.Name}, timeoutAt, cmd.IdempotencyKey)
 	if err != nil || !created {
 		return err
 	}
@@ -275,6 +339,9 @@ type ResolvePromiseCommand struct {
 
 func (cmd ResolvePromiseCommand) apply(ctx context.Context, c *submission) error {
 	wf := c.wf()
+	if err := firstErr(limits.Name("resolve_promise.promise_id", cmd.Promise), c.e.payload("resolve_promise.value", cmd.Value)); err != nil {
+		return err
+	}
 	p, err := c.tx.LockPromise(ctx, wf.TenantID, uuid.Nil, wf.ID, cmd.Promise)
 	if err != nil {
 		id, perr := uuid.Parse(cmd.Promise)
@@ -315,6 +382,11 @@ func (cmd ScheduleChildWorkflow) apply(ctx context.Context, c *submission) error
 	case cmd.ID == uuid.Nil:
 		return invalid("schedule_child_workflow.child_workflow_execution_id", "required (a UUID chosen by the worker)")
 	}
+	if err := firstErr(limits.Name("schedule_child_workflow.child_execution_name", cmd.Name),
+		limits.Name("schedule_child_workflow.workflow_kind", cmd.Kind), limits.OptionalName("schedule_child_workflow.queue", cmd.Queue),
+		c.e.payload("schedule_child_workflow.input", cmd.Input)); err != nil {
+		return err
+	}
 	queue := cmd.Queue
 	if queue == "" {
 		queue = parent.Queue
@@ -327,7 +399,17 @@ func (cmd ScheduleChildWorkflow) apply(ctx context.Context, c *submission) error
 	}
 	err := c.e.createWorkflow(ctx, c.tx, c.fx, child, nil)
 	if errors.Is(err, store.ErrConflict) {
-		return nil // a replayed command: the child exists already
+		// A replay only when the existing execution is this workflow's
+		// child of that name; any other execution's id is refused.
+		// (Read, not locked: the lock order is child before parent.)
+		of, as, err := c.tx.WorkflowParent(ctx, parent.TenantID, cmd.ID)
+		if err != nil {
+			return err
+		}
+		if of == nil || *of != parent.ID || as == nil || *as != name {
+			return invalid("schedule_child_workflow.child_workflow_execution_id", "%s is already the id of another execution", cmd.ID)
+		}
+		return nil
 	}
 	if err != nil {
 		return err
@@ -345,14 +427,14 @@ type StartTimer struct {
 }
 
 func (cmd StartTimer) apply(ctx context.Context, c *submission) error {
-	if cmd.ID == "" {
-		return invalid("start_timer.timer_id", "required")
+	if err := limits.Name("start_timer.timer_id", cmd.ID); err != nil {
+		return err
 	}
-	if cmd.DurationMs < 0 {
-		return invalid("start_timer.duration_ms", "must not be negative")
+	if _, err := limits.DurationMs("start_timer.duration_ms", cmd.DurationMs); err != nil {
+		return err
 	}
 	fireAt := time.Now().Add(time.Duration(cmd.DurationMs) * time.Millisecond)
-	created, err := c.tx.InsertTimer(ctx, c.wf().ID, cmd.ID, fireAt)
+	created, err := c.tx.InsertTimer(ctx, c.wf().TenantID, c.wf().ID, cmd.ID, fireAt)
 	if err != nil || !created {
 		return err
 	}
@@ -365,7 +447,10 @@ func (cmd StartTimer) apply(ctx context.Context, c *submission) error {
 type CancelTimer struct{ ID string }
 
 func (cmd CancelTimer) apply(ctx context.Context, c *submission) error {
-	cancelled, err := c.tx.CancelTimer(ctx, c.wf().ID, cmd.ID)
+	if err := limits.Name("cancel_timer.timer_id", cmd.ID); err != nil {
+		return err
+	}
+	cancelled, err := c.tx.CancelTimer(ctx, c.wf().TenantID, c.wf().ID, cmd.ID)
 	if err != nil || !cancelled {
 		return err
 	}
@@ -380,9 +465,21 @@ type RequestCancelChild struct {
 }
 
 func (cmd RequestCancelChild) apply(ctx context.Context, c *submission) error {
+	const field = "request_cancel_child_workflow.child_workflow_execution_id"
 	if cmd.ID == uuid.Nil {
-		return invalid("request_cancel_child_workflow.child_workflow_execution_id", "required")
+		return invalid(field, "required")
 	}
-	c.fx.cancelLater(c.e, c.wf().TenantID, cmd.ID, cmd.Reason)
+	if err := limits.Message("request_cancel_child_workflow.reason", cmd.Reason); err != nil {
+		return err
+	}
+	wf := c.wf()
+	of, _, err := c.tx.WorkflowParent(ctx, wf.TenantID, cmd.ID)
+	if errors.Is(err, store.ErrNotFound) || err == nil && (of == nil || *of != wf.ID) {
+		return invalid(field, "%s is not a child of this workflow", cmd.ID)
+	}
+	if err != nil {
+		return err
+	}
+	c.fx.cancelLater(c.e, wf.TenantID, cmd.ID, cmd.Reason)
 	return nil
 }

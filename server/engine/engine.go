@@ -16,6 +16,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/flovyn/flovyn/server/limits"
 	"github.com/flovyn/flovyn/server/notify"
 	"github.com/flovyn/flovyn/server/store"
 )
@@ -31,6 +32,12 @@ type Config struct {
 	WorkerTimeout time.Duration
 	// RecheckInterval bounds the cost of a lost wake-up.
 	RecheckInterval time.Duration
+	// MaxPayloadBytes bounds each payload (limits.DefaultMaxPayloadBytes).
+	MaxPayloadBytes int
+	// MaxHistoryBytes bounds a workflow's history as GetEvents sends it
+	// (limits.DefaultMaxHistoryBytes); HistoryWarnBytes logs a warning.
+	MaxHistoryBytes  int
+	HistoryWarnBytes int
 }
 
 // Engine applies the rules. It is safe for concurrent use.
@@ -66,8 +73,17 @@ func New(st *store.Store, hub *notify.Hub, cfg Config, log *slog.Logger) *Engine
 	if cfg.WorkerTimeout <= 0 {
 		cfg.WorkerTimeout = time.Minute
 	}
+	if cfg.MaxPayloadBytes <= 0 {
+		cfg.MaxPayloadBytes = limits.DefaultMaxPayloadBytes
+	}
+	if cfg.MaxHistoryBytes <= 0 {
+		cfg.MaxHistoryBytes = limits.DefaultMaxHistoryBytes
+	}
+	if cfg.HistoryWarnBytes <= 0 {
+		cfg.HistoryWarnBytes = min(limits.DefaultHistoryWarnBytes, cfg.MaxHistoryBytes)
+	}
 	return &Engine{st: st, hub: hub, cfg: cfg, log: log, kick: make(chan struct{}, 1),
-		kinds: map[kindsKey]kindsEntry{}, presence: newPresence(), dropped: &droppedTasks{at: map[uuid.UUID]time.Time{}}}
+		kinds: map[kindsKey]kindsEntry{}, presence: newPresence(), dropped: &droppedTasks{at: map[store.TaskRef]time.Time{}}}
 }
 
 // Presence is the registry of connected workers the API layer feeds.
@@ -82,16 +98,20 @@ var (
 	ErrNotHeld = errors.New("workflow task is not held by a worker")
 )
 
-// InvalidError is bad input, naming the field at fault.
-type InvalidError struct {
-	Field string
-	Msg   string
-}
+// InvalidError is bad input, naming the field at fault: the edges' limits
+// and the engine's rules report it alike.
+type InvalidError = limits.Error
 
-func (e *InvalidError) Error() string { return e.Field + ": " + e.Msg }
+// TooLargeError is a payload or a history over its configured limit.
+type TooLargeError = limits.TooLargeError
 
 func invalid(field, format string, args ...any) error {
-	return &InvalidError{Field: field, Msg: fmt.Sprintf(format, args...)}
+	return limits.Invalid(field, format, args...)
+}
+
+// payload checks the size of a payload against the configured limit.
+func (e *Engine) payload(field string, b json.RawMessage) error {
+	return limits.Payload(field, b, e.cfg.MaxPayloadBytes)
 }
 
 // Payload checks a JSON payload from a request: empty means null.
@@ -133,6 +153,45 @@ func (fx *effects) timerAt(at time.Time) {
 	}
 }
 
+// changeOrFail is change for what workers and the server's own loops
+// report (task results, timers, children, submissions). When fn would grow
+// a workflow's history past the limit, that workflow fails instead — its
+// history must always fit in what a worker can receive — and fn runs once
+// more, against the failed workflow.
+func (e *Engine) changeOrFail(ctx context.Context, fn func(tx *store.Tx, fx *effects) error) error {
+	err := e.change(ctx, fn)
+	var full *historyFullError
+	if !errors.As(err, &full) {
+		return err
+	}
+	if err := e.failOversized(ctx, full); err != nil {
+		return err
+	}
+	return e.change(ctx, fn)
+}
+
+// failOversized fails a workflow whose history reached its limit.
+func (e *Engine) failOversized(ctx context.Context, full *historyFullError) error {
+	e.log.Warn("workflow failed: its history reached the limit", "workflow", full.workflow, "err", full.tooLarge)
+	return e.change(ctx, func(tx *store.Tx, fx *effects) error {
+		wf, err := tx.LockWorkflow(ctx, full.tenant, full.workflow)
+		if err != nil || wf.Terminal() {
+			return err
+		}
+		h := &history{wf: &wf, mustLand: true}
+		msg := fmt.Sprintf("history size limit exceeded: the change would make it %d bytes, over max_history_bytes (%d)",
+			full.tooLarge.Size, full.tooLarge.Max)
+		c := &submission{e: e, tx: tx, fx: fx, h: h}
+		if err := (FailWorkflow{Error: msg, FailureType: "HISTORY_SIZE_LIMIT_EXCEEDED"}).apply(ctx, c); err != nil {
+			return err
+		}
+		if err := e.stopWork(ctx, tx, fx, &wf, "workflow failed: "+msg); err != nil {
+			return err
+		}
+		return e.save(ctx, tx, h, true)
+	})
+}
+
 // change runs fn in a transaction and publishes its effects after commit.
 // A transaction PostgreSQL aborted to break a deadlock is run again.
 func (e *Engine) change(ctx context.Context, fn func(tx *store.Tx, fx *effects) error) error {
@@ -169,6 +228,9 @@ func mapStoreErr(err error) error {
 	if errors.Is(err, store.ErrNotFound) {
 		return ErrNotFound
 	}
+	if msg, ok := store.DataError(err); ok {
+		return invalid("request", "the database refused a value: %s", msg)
+	}
 	return err
 }
 
@@ -177,6 +239,10 @@ func mapStoreErr(err error) error {
 type history struct {
 	wf     *store.Workflow
 	events []store.Event
+	added  int // bytes, as store.EventSize counts them
+	// mustLand exempts the change from the history limit: a cancellation
+	// or the failure that reports the limit itself.
+	mustLand bool
 }
 
 func (h *history) add(eventType string, data any) int32 {
@@ -185,14 +251,38 @@ func (h *history) add(eventType string, data any) int32 {
 		panic("engine: event data does not marshal: " + err.Error())
 	}
 	h.wf.LastSequence++
-	h.events = append(h.events, store.Event{Sequence: h.wf.LastSequence, Type: eventType, Data: b})
+	ev := store.Event{Sequence: h.wf.LastSequence, Type: eventType, Data: b}
+	h.events = append(h.events, ev)
+	h.added += store.EventSize(ev)
 	return h.wf.LastSequence
 }
 
-// save appends h's events and writes the workflow row back.
+// historyFullError is a change that would grow a workflow's history past
+// the limit. Nothing of it is stored.
+type historyFullError struct {
+	tenant, workflow uuid.UUID
+	tooLarge         *TooLargeError
+}
+
+func (e *historyFullError) Error() string { return e.tooLarge.Error() }
+func (e *historyFullError) Unwrap() error { return e.tooLarge }
+
+// save appends h's events and writes the workflow row back. A history
+// that would pass the limit is refused, unless the change ends the
+// workflow (no worker replays an ended workflow) or must land anyway.
 func (e *Engine) save(ctx context.Context, tx *store.Tx, h *history, releaseWorker bool) error {
 	w := h.wf
-	return tx.SaveWorkflow(ctx, w.ID, h.events, store.WorkflowUpdate{
+	if size := w.HistoryBytes + int64(h.added); h.added > 0 && !w.Terminal() && !h.mustLand {
+		if size > int64(e.cfg.MaxHistoryBytes) {
+			return &historyFullError{tenant: w.TenantID, workflow: w.ID, tooLarge: &TooLargeError{
+				Field: "history of " + w.ID.String(), Limit: "max_history_bytes", Size: int(size), Max: e.cfg.MaxHistoryBytes}}
+		}
+		if warn := int64(e.cfg.HistoryWarnBytes); w.HistoryBytes <= warn && size > warn {
+			e.log.Warn("workflow history is growing near its limit", "workflow", w.ID, "bytes", size,
+				"max_history_bytes", e.cfg.MaxHistoryBytes)
+		}
+	}
+	return tx.SaveWorkflow(ctx, w.TenantID, w.ID, h.events, store.WorkflowUpdate{
 		Status: w.Status, LastSequence: w.LastSequence, WakePending: w.WakePending, CancelRequested: w.CancelRequested,
 		Output: w.Output, Error: w.Error, TaskTimeMs: w.TaskTimeMs, ReleaseWorker: releaseWorker,
 	})

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 
 	"github.com/google/uuid"
@@ -43,17 +44,37 @@ func parsePromiseRef(ref string) (id, workflow uuid.UUID, name string, err error
 	return uuid.Nil, uuid.Nil, "", invalid("promise_id", "%q is neither a promise id nor <workflow id>:<name>", ref)
 }
 
-// settlePromise settles a pending promise once; settling it again is
-// accepted and changes nothing (the first outcome stands).
+// SettledError is the answer to settling a promise that is no longer
+// pending: the first outcome stands and nothing changes. The worker
+// protocol treats it as success (contract §7.3); the admin API reports it.
+type SettledError struct {
+	Promise uuid.UUID
+	Status  string // RESOLVED, REJECTED, TIMED_OUT or CANCELLED
+}
+
+func (e *SettledError) Error() string {
+	return fmt.Sprintf("promise %s is already %s", e.Promise, strings.ReplaceAll(strings.ToLower(e.Status), "_", " "))
+}
+
+// settlePromise settles a pending promise once; settling it again changes
+// nothing and returns a *SettledError.
 func (e *Engine) settlePromise(ctx context.Context, tenant uuid.UUID, ref, outcome string, value json.RawMessage, message string) error {
 	id, workflow, name, err := parsePromiseRef(ref)
 	if err != nil {
 		return err
 	}
+	if tenant == uuid.Nil && workflow != uuid.Nil {
+		if tenant, err = e.TenantOf(ctx, workflow, e.st.WorkflowTenants); err != nil {
+			return err
+		}
+	}
 	return e.change(ctx, func(tx *store.Tx, fx *effects) error {
 		p, err := tx.LockPromise(ctx, tenant, id, workflow, name)
-		if err != nil || p.Status != store.StatusPending {
+		if err != nil {
 			return err
+		}
+		if p.Status != store.StatusPending {
+			return &SettledError{Promise: p.ID, Status: p.Status}
 		}
 		var errMsg *string
 		var data any = promiseResolvedData{PromiseID: p.ID.String(), PromiseName: p.Name, Value: value}
@@ -66,7 +87,7 @@ func (e *Engine) settlePromise(ctx context.Context, tenant uuid.UUID, ref, outco
 		if err := tx.SettlePromise(ctx, p.ID, outcome, value, errMsg); err != nil {
 			return err
 		}
-		_, err = e.wake(ctx, tx, fx, tenant, p.WorkflowID, eventType, data)
+		_, err = e.wake(ctx, tx, fx, p.TenantID, p.WorkflowID, eventType, data)
 		return err
 	})
 }

@@ -6,8 +6,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/flovyn/flovyn/server/notify"
 	"github.com/flovyn/flovyn/server/store"
 )
@@ -75,11 +73,10 @@ func (e *Engine) timerLoop(ctx context.Context) {
 const firers = 4
 
 // fireDue fires every due timer and promise timeout, one transaction each.
-// Internal wake-ups are not confined to a tenant (uuid.Nil).
 func (e *Engine) fireDue(ctx context.Context) error {
 	fire := func(fn func(tx *store.Tx, fx *effects) error) error {
 		// Look once; only a due item is worth starting the firers for.
-		if err := e.change(ctx, fn); err != nil {
+		if err := e.changeOrFail(ctx, fn); err != nil {
 			if errors.Is(err, ErrNotFound) {
 				return nil
 			}
@@ -90,7 +87,7 @@ func (e *Engine) fireDue(ctx context.Context) error {
 		for i := range firers {
 			wg.Go(func() {
 				for {
-					err := e.change(ctx, fn)
+					err := e.changeOrFail(ctx, fn)
 					if err != nil {
 						if !errors.Is(err, ErrNotFound) {
 							errs[i] = err
@@ -104,11 +101,11 @@ func (e *Engine) fireDue(ctx context.Context) error {
 		return errors.Join(errs...)
 	}
 	err := fire(func(tx *store.Tx, fx *effects) error {
-		wf, timerID, err := tx.DueTimer(ctx)
+		tenant, wf, timerID, err := tx.DueTimer(ctx)
 		if err != nil {
 			return err
 		}
-		_, err = e.wake(ctx, tx, fx, uuid.Nil, wf, EventTimerFired, timerData{TimerID: timerID})
+		_, err = e.wake(ctx, tx, fx, tenant, wf, EventTimerFired, timerData{TimerID: timerID})
 		return err
 	})
 	if err != nil {
@@ -119,7 +116,7 @@ func (e *Engine) fireDue(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		_, err = e.wake(ctx, tx, fx, uuid.Nil, p.WorkflowID, EventPromiseTimeout, promiseTimeoutData{PromiseID: p.ID.String(), PromiseName: p.Name})
+		_, err = e.wake(ctx, tx, fx, p.TenantID, p.WorkflowID, EventPromiseTimeout, promiseTimeoutData{PromiseID: p.ID.String(), PromiseName: p.Name})
 		return err
 	})
 }
@@ -161,20 +158,20 @@ func (e *Engine) extendLeases(ctx context.Context) error {
 // timeout then may be offered once more — at least once, never stuck.)
 type droppedTasks struct {
 	mu sync.Mutex
-	at map[uuid.UUID]time.Time
+	at map[store.TaskRef]time.Time
 }
 
-func (d *droppedTasks) add(id uuid.UUID) {
+func (d *droppedTasks) add(id store.TaskRef) {
 	d.mu.Lock()
 	d.at[id] = time.Now()
 	d.mu.Unlock()
 }
 
 // list returns the tasks dropped within keep, forgetting older ones.
-func (d *droppedTasks) list(keep time.Duration) []uuid.UUID {
+func (d *droppedTasks) list(keep time.Duration) []store.TaskRef {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	ids := make([]uuid.UUID, 0, len(d.at))
+	ids := make([]store.TaskRef, 0, len(d.at))
 	for id, at := range d.at {
 		if time.Since(at) > keep {
 			delete(d.at, id)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/flovyn/flovyn/server/limits"
 	"github.com/flovyn/flovyn/server/store"
 )
 
@@ -29,8 +30,12 @@ var taskKeyNamespace = uuid.MustParse("5b0d3f8e-8c1a-4f7e-9a55-3c2f4e1d6a70")
 // SubmitTask creates a standalone task; created is false when the
 // idempotency key named an existing one.
 func (e *Engine) SubmitTask(ctx context.Context, r SubmitTaskRequest) (id uuid.UUID, created bool, err error) {
-	if r.Kind == "" {
-		return uuid.Nil, false, invalid("kind", "required")
+	if err := firstErr(limits.Name("kind", r.Kind), limits.OptionalName("queue", r.Queue), e.payload("input", r.Input),
+		limits.Text("idempotency_key", r.IdempotencyKey, limits.MaxIdempotencyKey)); err != nil {
+		return uuid.Nil, false, err
+	}
+	if _, err := limits.DurationMs("timeout_ms", r.TimeoutMs); err != nil {
+		return uuid.Nil, false, err
 	}
 	if r.MaxRetries < 0 {
 		return uuid.Nil, false, invalid("max_retries", "must not be negative")
@@ -61,12 +66,12 @@ func (e *Engine) SubmitTask(ctx context.Context, r SubmitTaskRequest) (id uuid.U
 // TASK_CANCELLED and, so that SDKs which do not know that event unblock,
 // TASK_FAILED.
 func (e *Engine) CancelTask(ctx context.Context, tenant, id uuid.UUID) error {
-	return e.change(ctx, func(tx *store.Tx, fx *effects) error {
+	return e.changeOrFail(ctx, func(tx *store.Tx, fx *effects) error {
 		task, err := tx.LockTask(ctx, tenant, id)
 		if err != nil || taskEnded(task) {
 			return err
 		}
-		if err := tx.CancelTask(ctx, id, "cancelled"); err != nil {
+		if err := tx.CancelTask(ctx, tenant, id, "cancelled"); err != nil {
 			return err
 		}
 		if task.WorkflowID == nil {
@@ -103,8 +108,8 @@ func (e *Engine) TaskState(ctx context.Context, tenant, id uuid.UUID, key string
 
 // SetTaskState sets a task-scoped key.
 func (e *Engine) SetTaskState(ctx context.Context, tenant, id uuid.UUID, key string, value json.RawMessage) error {
-	if key == "" {
-		return invalid("key", "required")
+	if err := firstErr(limits.Name("key", key), e.payload("value", value)); err != nil {
+		return err
 	}
 	return mapStoreErr(e.st.SetTaskState(ctx, tenant, id, key, value))
 }
@@ -123,10 +128,10 @@ func (e *Engine) TaskStateKeys(ctx context.Context, tenant, id uuid.UUID) ([]str
 // StartChild starts a child workflow of parent from outside a workflow task.
 // The parent hears of its end as of a child it scheduled itself.
 func (e *Engine) StartChild(ctx context.Context, tenant, parent uuid.UUID, name string, r StartRequest) (uuid.UUID, error) {
-	if name == "" {
-		return uuid.Nil, invalid("child_execution_name", "required")
+	if err := limits.Name("child_execution_name", name); err != nil {
+		return uuid.Nil, err
 	}
-	if err := r.normalise(); err != nil {
+	if err := r.normalise(e); err != nil {
 		return uuid.Nil, err
 	}
 	id := uuid.New()

@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/flovyn/flovyn/server/limits"
 	"github.com/flovyn/flovyn/server/notify"
 	"github.com/flovyn/flovyn/server/store"
 )
@@ -19,13 +20,18 @@ func (e *Engine) PollTask(ctx context.Context, tenant uuid.UUID, queue, worker s
 		func(kinds []string) (store.Task, error) {
 			return e.st.ClaimTask(ctx, tenant, queue, kinds, worker, e.cfg.WorkerTimeout)
 		},
-		func(ctx context.Context, t store.Task) error { return e.reported(t.ID, e.st.UnclaimTask(ctx, t)) })
+		func(ctx context.Context, t store.Task) error {
+			return e.reported(t.TenantID, t.ID, e.st.UnclaimTask(ctx, t))
+		})
 }
 
 // CompleteTask records a task's result and wakes its workflow. Completing a
 // task that has already ended is accepted and changes nothing.
 func (e *Engine) CompleteTask(ctx context.Context, tenant, id uuid.UUID, output json.RawMessage) error {
-	return e.reported(id, e.change(ctx, func(tx *store.Tx, fx *effects) error {
+	if err := e.payload("output", output); err != nil {
+		return err
+	}
+	return e.reported(tenant, id, e.changeOrFail(ctx, func(tx *store.Tx, fx *effects) error {
 		task, err := tx.LockTask(ctx, tenant, id)
 		if err != nil || taskEnded(task) {
 			return err
@@ -48,9 +54,9 @@ func (e *Engine) CompleteTask(ctx context.Context, tenant, id uuid.UUID, output 
 // must not leave the task RUNNING with its lease renewed for as long as
 // that worker stays connected: it is dropped from the renewals, runs out
 // and is reclaimed.
-func (e *Engine) reported(id uuid.UUID, err error) error {
+func (e *Engine) reported(tenant, id uuid.UUID, err error) error {
 	if err != nil && !errors.Is(err, ErrNotFound) {
-		e.dropped.add(id)
+		e.dropped.add(store.TaskRef{Tenant: tenant, ID: id})
 	}
 	return err
 }
@@ -73,7 +79,10 @@ func retryBackoff(failedAttempts int32) time.Duration {
 // task has retries left it is offered again after a short backoff; after
 // the last one TASK_FAILED is appended and the workflow woken.
 func (e *Engine) FailTask(ctx context.Context, tenant, id uuid.UUID, message string) error {
-	return e.reported(id, e.change(ctx, func(tx *store.Tx, fx *effects) error {
+	if err := limits.Message("error", message); err != nil {
+		return err
+	}
+	return e.reported(tenant, id, e.changeOrFail(ctx, func(tx *store.Tx, fx *effects) error {
 		task, err := tx.LockTask(ctx, tenant, id)
 		if err != nil || taskEnded(task) {
 			return err
@@ -97,13 +106,16 @@ func (e *Engine) FailTask(ctx context.Context, tenant, id uuid.UUID, message str
 
 // ReportProgress stores a task's progress (0..1).
 func (e *Engine) ReportProgress(ctx context.Context, tenant, id uuid.UUID, progress float64, details string) error {
-	if progress < 0 || progress > 1 {
-		return invalid("progress", "must be between 0 and 1")
+	if err := firstErr(limits.Fraction("progress", progress), limits.Message("details", details)); err != nil {
+		return err
 	}
 	return mapStoreErr(e.st.UpdateTaskProgress(ctx, tenant, id, progress, details))
 }
 
 // LogMessage stores a log line of a task.
 func (e *Engine) LogMessage(ctx context.Context, tenant, id uuid.UUID, level, message string) error {
+	if err := firstErr(limits.OptionalName("level", level), limits.Message("message", message)); err != nil {
+		return err
+	}
 	return mapStoreErr(e.st.AppendTaskLog(ctx, tenant, id, level, message))
 }

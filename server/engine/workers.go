@@ -2,22 +2,40 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/flovyn/flovyn/server/limits"
 	"github.com/flovyn/flovyn/server/store"
 )
+
+// maxCapabilities bounds the kinds one worker may register.
+const maxCapabilities = 1000
 
 // RegisterWorker records a worker and what it can run, in one transaction,
 // and returns its id (the same one when a worker of that name registers again).
 func (e *Engine) RegisterWorker(ctx context.Context, w store.Worker) (uuid.UUID, error) {
-	if w.Name == "" {
-		return uuid.Nil, invalid("worker_name", "required")
+	err := firstErr(limits.Name("worker_name", w.Name), limits.OptionalName("worker_version", w.Version),
+		limits.OptionalName("worker_type", w.Type), limits.OptionalName("host_name", w.HostName),
+		limits.OptionalName("process_id", w.ProcessID), limits.Metadata("metadata", w.Metadata))
+	if err != nil {
+		return uuid.Nil, err
+	}
+	if len(w.Capability) > maxCapabilities {
+		return uuid.Nil, invalid("capabilities", "more than %d kinds", maxCapabilities)
+	}
+	for i, c := range w.Capability {
+		field := fmt.Sprintf("capabilities[%d]", i)
+		if err := firstErr(limits.Name(field+".kind", c.Kind), limits.OptionalName(field+".version", c.Version),
+			limits.OptionalName(field+".content_hash", c.ContentHash)); err != nil {
+			return uuid.Nil, err
+		}
 	}
 	var id uuid.UUID
-	err := e.change(ctx, func(tx *store.Tx, _ *effects) error {
+	err = e.change(ctx, func(tx *store.Tx, _ *effects) error {
 		var err error
 		id, err = tx.UpsertWorker(ctx, w)
 		return err
@@ -83,68 +101,68 @@ func (e *Engine) workerKinds(ctx context.Context, tenant uuid.UUID, worker, capT
 	return kinds, nil
 }
 
-// Presence tracks which worker ids have a live connection to this server,
+// Presence tracks which workers have a live connection to this server,
 // so tasks they hold keep their lease while they run, however long, and
 // are offered again soon after their worker's connection drops.
 type Presence struct {
 	mu    sync.Mutex
-	conns map[uint64]map[string]bool // connection -> worker ids seen on it
+	conns map[uint64]map[store.WorkerRef]bool // connection -> workers seen on it
 }
 
-func newPresence() *Presence { return &Presence{conns: map[uint64]map[string]bool{}} }
+func newPresence() *Presence { return &Presence{conns: map[uint64]map[store.WorkerRef]bool{}} }
 
-// Seen records that worker polled on connection conn.
-func (p *Presence) Seen(conn uint64, worker string) {
+// Seen records that a tenant's worker polled on connection conn.
+func (p *Presence) Seen(conn uint64, tenant uuid.UUID, worker string) {
 	if worker == "" || conn == 0 {
 		return
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	ids := p.conns[conn]
-	if ids == nil {
-		ids = map[string]bool{}
-		p.conns[conn] = ids
+	refs := p.conns[conn]
+	if refs == nil {
+		refs = map[store.WorkerRef]bool{}
+		p.conns[conn] = refs
 	}
-	ids[worker] = true
+	refs[store.WorkerRef{Tenant: tenant, ID: worker}] = true
 }
 
-// Closed forgets conn and returns the worker ids no other connection has.
-func (p *Presence) Closed(conn uint64) []string {
+// Closed forgets conn and returns the workers no other connection has.
+func (p *Presence) Closed(conn uint64) []store.WorkerRef {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	ids := p.conns[conn]
+	refs := p.conns[conn]
 	delete(p.conns, conn)
-	var gone []string
-	for id := range ids {
-		if !p.connected(id) {
-			gone = append(gone, id)
+	var gone []store.WorkerRef
+	for w := range refs {
+		if !p.connected(w) {
+			gone = append(gone, w)
 		}
 	}
 	return gone
 }
 
-func (p *Presence) connected(worker string) bool {
-	for _, ids := range p.conns {
-		if ids[worker] {
+func (p *Presence) connected(w store.WorkerRef) bool {
+	for _, refs := range p.conns {
+		if refs[w] {
 			return true
 		}
 	}
 	return false
 }
 
-// Workers returns every connected worker id.
-func (p *Presence) Workers() []string {
+// Workers returns every connected worker.
+func (p *Presence) Workers() []store.WorkerRef {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	set := map[string]bool{}
-	for _, ids := range p.conns {
-		for id := range ids {
-			set[id] = true
+	set := map[store.WorkerRef]bool{}
+	for _, refs := range p.conns {
+		for w := range refs {
+			set[w] = true
 		}
 	}
-	out := make([]string, 0, len(set))
-	for id := range set {
-		out = append(out, id)
+	out := make([]store.WorkerRef, 0, len(set))
+	for w := range set {
+		out = append(out, w)
 	}
 	return out
 }

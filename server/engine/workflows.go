@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/flovyn/flovyn/server/limits"
 	"github.com/flovyn/flovyn/server/notify"
 	"github.com/flovyn/flovyn/server/store"
 )
@@ -41,9 +43,18 @@ type StartResult struct {
 	Created bool
 }
 
-func (r *StartRequest) normalise() error {
+func (r *StartRequest) normalise(e *Engine) error {
 	if r.Kind == "" {
 		return invalid("workflow_kind", "required")
+	}
+	err := firstErr(limits.Name("workflow_kind", r.Kind), limits.OptionalName("queue", r.Queue),
+		limits.OptionalName("workflow_version", r.Version), limits.Metadata("metadata", r.Metadata),
+		limits.Text("idempotency_key", r.IdempotencyKey, limits.MaxIdempotencyKey), e.payload("input", r.Input))
+	if err != nil {
+		return err
+	}
+	if r.IdempotencyTTL > limits.MaxDuration {
+		return invalid("idempotency_key_ttl_seconds", "at most %d seconds", int64(limits.MaxDuration/time.Second))
 	}
 	if r.Queue == "" {
 		r.Queue = DefaultQueue
@@ -88,7 +99,7 @@ func (e *Engine) createWorkflow(ctx context.Context, tx *store.Tx, fx *effects, 
 // StartWorkflow creates a workflow execution, or with an idempotency key
 // already in use returns the execution that key started.
 func (e *Engine) StartWorkflow(ctx context.Context, r StartRequest) (StartResult, error) {
-	if err := r.normalise(); err != nil {
+	if err := r.normalise(e); err != nil {
 		return StartResult{}, err
 	}
 	var res StartResult
@@ -140,11 +151,12 @@ func (e *Engine) SignalWithStart(ctx context.Context, r StartRequest, workflowID
 	if workflowID == "" {
 		return SignalWithStartResult{}, invalid("workflow_id", "required")
 	}
-	if signalName == "" {
-		return SignalWithStartResult{}, invalid("signal_name", "required")
+	if err := firstErr(limits.Text("workflow_id", workflowID, limits.MaxIdempotencyKey), limits.Name("signal_name", signalName),
+		e.payload("signal_value", value)); err != nil {
+		return SignalWithStartResult{}, err
 	}
 	r.IdempotencyKey = workflowID
-	if err := r.normalise(); err != nil {
+	if err := r.normalise(e); err != nil {
 		return SignalWithStartResult{}, err
 	}
 	signal := signalData{SignalName: signalName, SignalValue: value}
@@ -182,8 +194,8 @@ func (e *Engine) SignalWithStart(ctx context.Context, r StartRequest, workflowID
 // Signal appends SIGNAL_RECEIVED to a workflow and wakes it. A workflow that
 // has ended accepts the signal without change (sequence 0).
 func (e *Engine) Signal(ctx context.Context, tenant, id uuid.UUID, name string, value json.RawMessage) (int32, error) {
-	if name == "" {
-		return 0, invalid("signal_name", "required")
+	if err := firstErr(limits.Name("signal_name", name), e.payload("signal_value", value)); err != nil {
+		return 0, err
 	}
 	var seq int32
 	err := e.change(ctx, func(tx *store.Tx, fx *effects) error {
@@ -267,6 +279,23 @@ func (e *Engine) poll(ctx context.Context, key notify.Key, claim func() (bool, e
 	}
 }
 
+// TenantOf finds the tenant of an execution or task id for a server whose
+// authentication is disabled, where requests name no tenant: the one
+// tenant that has it, ErrNotFound for none, and an error for an id that
+// several tenants have.
+func (e *Engine) TenantOf(ctx context.Context, id uuid.UUID, tenants func(context.Context, uuid.UUID) ([]uuid.UUID, error)) (uuid.UUID, error) {
+	found, err := tenants(ctx, id)
+	switch {
+	case err != nil:
+		return uuid.Nil, err
+	case len(found) == 0:
+		return uuid.Nil, ErrNotFound
+	case len(found) > 1:
+		return uuid.Nil, invalid("org_id", "required: several tenants have an execution or task %s", id)
+	}
+	return found[0], nil
+}
+
 // Events returns a workflow's history.
 func (e *Engine) Events(ctx context.Context, tenant, id uuid.UUID) ([]store.Event, error) {
 	events, err := e.st.Events(ctx, tenant, id)
@@ -285,7 +314,7 @@ func (e *Engine) Query(ctx context.Context, tenant, id uuid.UUID, name string) (
 	if _, err := e.st.Workflow(ctx, tenant, id); err != nil {
 		return nil, mapStoreErr(err)
 	}
-	v, err := e.st.WorkflowState(ctx, id, name)
+	v, err := e.st.WorkflowState(ctx, tenant, id, name)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, invalid("query_name", "the workflow has no state key %q", name)
 	}
@@ -296,6 +325,9 @@ func (e *Engine) Query(ctx context.Context, tenant, id uuid.UUID, name string) (
 // recorded, its running tasks and children are cancelled, and it ends
 // CANCELLED, at once when no worker holds it, else when that worker submits.
 func (e *Engine) CancelWorkflow(ctx context.Context, tenant, id uuid.UUID, reason, requestedBy string) error {
+	if err := limits.Message("reason", reason); err != nil {
+		return err
+	}
 	return e.change(ctx, func(tx *store.Tx, fx *effects) error {
 		wf, err := tx.LockWorkflow(ctx, tenant, id)
 		if err != nil {
@@ -325,24 +357,31 @@ func (e *Engine) CancelWorkflow(ctx context.Context, tenant, id uuid.UUID, reaso
 // each in its own transaction (the lock order is always child, then parent).
 func (e *Engine) finishCancelled(ctx context.Context, tx *store.Tx, fx *effects, h *history, reason string) error {
 	wf := h.wf
-	tasks, err := tx.ActiveTasksOf(ctx, wf.ID)
+	h.mustLand = true
+	wf.Status = store.StatusCancelled
+	msg := "cancelled: " + reason
+	wf.Error = &msg
+	if err := e.stopWork(ctx, tx, fx, wf, "parent cancelled: "+reason); err != nil {
+		return err
+	}
+	return e.tellParent(ctx, tx, fx, wf, EventChildCancelled, msg)
+}
+
+// stopWork cancels the tasks of a workflow that has ended and, after
+// commit, its live children.
+func (e *Engine) stopWork(ctx context.Context, tx *store.Tx, fx *effects, wf *store.Workflow, childReason string) error {
+	tasks, err := tx.ActiveTasksOf(ctx, wf.TenantID, wf.ID)
 	if err != nil {
 		return err
 	}
 	for _, t := range tasks {
-		if err := tx.CancelTask(ctx, t, "workflow cancelled"); err != nil {
+		if err := tx.CancelTask(ctx, wf.TenantID, t, "workflow "+strings.ToLower(wf.Status)); err != nil {
 			return err
 		}
 	}
-	wf.Status = store.StatusCancelled
-	msg := "cancelled: " + reason
-	wf.Error = &msg
-	if err := e.tellParent(ctx, tx, fx, wf, EventChildCancelled, msg); err != nil {
-		return err
-	}
-	children, err := tx.ActiveChildrenOf(ctx, wf.ID)
+	children, err := tx.ActiveChildrenOf(ctx, wf.TenantID, wf.ID)
 	for _, c := range children {
-		fx.cancelLater(e, wf.TenantID, c, "parent cancelled: "+reason)
+		fx.cancelLater(e, wf.TenantID, c, childReason)
 	}
 	return err
 }

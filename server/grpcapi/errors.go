@@ -18,11 +18,14 @@ import (
 // toStatus maps engine errors onto gRPC status codes.
 func (a *api) toStatus(method string, err error) error {
 	var inv *engine.InvalidError
+	var tooLarge *engine.TooLargeError
 	switch {
 	case err == nil:
 		return nil
 	case errors.As(err, &inv):
 		return status.Error(codes.InvalidArgument, inv.Error())
+	case errors.As(err, &tooLarge):
+		return status.Error(codes.ResourceExhausted, tooLarge.Error())
 	case errors.Is(err, engine.ErrNotFound):
 		return status.Error(codes.NotFound, "not found")
 	case errors.Is(err, engine.ErrTerminal), errors.Is(err, engine.ErrNotHeld):

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/google/uuid"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/keepalive"
@@ -96,10 +97,10 @@ func (c *connTracker) HandleConn(ctx context.Context, s stats.ConnStats) {
 func (c *connTracker) TagRPC(ctx context.Context, _ *stats.RPCTagInfo) context.Context { return ctx }
 func (c *connTracker) HandleRPC(context.Context, stats.RPCStats)                       {}
 
-// seen records that worker polls over the caller's connection.
-func (a *api) seen(ctx context.Context, worker string) {
+// seen records that a tenant's worker polls over the caller's connection.
+func (a *api) seen(ctx context.Context, tenant uuid.UUID, worker string) {
 	if id, ok := ctx.Value(connKey{}).(uint64); ok {
-		a.engine.Presence().Seen(id, worker)
+		a.engine.Presence().Seen(id, tenant, worker)
 	}
 }
 

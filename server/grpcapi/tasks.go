@@ -19,7 +19,7 @@ func (s *taskExecution) PollTask(ctx context.Context, r *flovynv1.PollTaskReques
 	if err != nil {
 		return nil, err
 	}
-	s.seen(ctx, r.WorkerId)
+	s.seen(ctx, tenant, r.WorkerId)
 	t, err := s.engine.PollTask(ctx, tenant, r.Queue, r.WorkerId)
 	if err != nil || t == nil {
 		return &flovynv1.PollTaskResponse{}, s.toStatus("PollTask", err)

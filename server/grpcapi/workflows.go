@@ -2,13 +2,15 @@ package grpcapi
 
 import (
 	"context"
-	"time"
+	"errors"
+	"fmt"
 
 	"github.com/google/uuid"
 	"google.golang.org/protobuf/types/known/emptypb"
 
 	flovynv1 "github.com/flovyn/flovyn/proto/flovyn/v1"
 	"github.com/flovyn/flovyn/server/engine"
+	"github.com/flovyn/flovyn/server/limits"
 )
 
 type workflowDispatch struct {
@@ -25,10 +27,13 @@ func (s *workflowDispatch) StartWorkflow(ctx context.Context, r *flovynv1.StartW
 	if err != nil {
 		return nil, s.toStatus("StartWorkflow", err)
 	}
+	ttl, err := limits.DurationSeconds("idempotency_key_ttl_seconds", r.GetIdempotencyKeyTtlSeconds())
+	if err != nil {
+		return nil, s.toStatus("StartWorkflow", err)
+	}
 	res, err := s.engine.StartWorkflow(ctx, engine.StartRequest{
 		Tenant: tenant, Kind: r.WorkflowKind, Input: input, Queue: r.Queue, PrioritySeconds: r.PrioritySeconds,
-		Version: r.GetWorkflowVersion(), Metadata: r.Metadata, IdempotencyKey: r.GetIdempotencyKey(),
-		IdempotencyTTL: time.Duration(r.GetIdempotencyKeyTtlSeconds()) * time.Second,
+		Version: r.GetWorkflowVersion(), Metadata: r.Metadata, IdempotencyKey: r.GetIdempotencyKey(), IdempotencyTTL: ttl,
 	})
 	if err != nil {
 		return nil, s.toStatus("StartWorkflow", err)
@@ -36,7 +41,7 @@ func (s *workflowDispatch) StartWorkflow(ctx context.Context, r *flovynv1.StartW
 	keyed := r.GetIdempotencyKey() != ""
 	return &flovynv1.StartWorkflowResponse{
 		WorkflowExecutionId: res.ID.String(),
-		IdempotencyKeyUsed:  keyed && !res.Created,
+		IdempotencyKeyUsed:  keyed,
 		IdempotencyKeyNew:   keyed && res.Created,
 	}, nil
 }
@@ -46,7 +51,7 @@ func (s *workflowDispatch) PollWorkflow(ctx context.Context, r *flovynv1.PollReq
 	if err != nil {
 		return nil, err
 	}
-	s.seen(ctx, r.WorkerId)
+	s.seen(ctx, tenant, r.WorkerId)
 	wf, err := s.engine.PollWorkflow(ctx, tenant, r.Queue, r.WorkerId)
 	if err != nil || wf == nil {
 		return &flovynv1.PollResponse{}, s.toStatus("PollWorkflow", err)
@@ -78,15 +83,33 @@ func (s *workflowDispatch) GetEvents(ctx context.Context, r *flovynv1.GetEventsR
 	return &flovynv1.GetEventsResponse{Events: out}, nil
 }
 
-// scopedID parses an id from a request that carries no org_id: the
-// credential's tenant scopes it.
+// scopedID parses an execution or task id (as field says) from a request
+// that carries no org_id: the credential's tenant scopes it.
 func (a *api) scopedID(ctx context.Context, field, s string) (uuid.UUID, uuid.UUID, error) {
 	tenant, err := a.tenantScope(ctx, "")
 	if err != nil {
 		return uuid.Nil, uuid.Nil, err
 	}
 	id, err := parseID(field, s)
+	if err != nil {
+		return uuid.Nil, uuid.Nil, err
+	}
+	tenant, err = a.resolveTenant(ctx, tenant, field, id)
 	return tenant, id, err
+}
+
+// resolveTenant finds the tenant of id when authentication is disabled
+// (tenant uuid.Nil): the rest of the server always works in one tenant.
+func (a *api) resolveTenant(ctx context.Context, tenant uuid.UUID, field string, id uuid.UUID) (uuid.UUID, error) {
+	if tenant != uuid.Nil {
+		return tenant, nil
+	}
+	tenants := a.store.WorkflowTenants
+	if field == "task_execution_id" {
+		tenants = a.store.TaskTenants
+	}
+	tenant, err := a.engine.TenantOf(ctx, id, tenants)
+	return tenant, a.toStatus("tenant", err)
 }
 
 func (s *workflowDispatch) SubmitWorkflowCommands(ctx context.Context, r *flovynv1.SubmitWorkflowCommandsRequest) (*emptypb.Empty, error) {
@@ -102,23 +125,28 @@ func (s *workflowDispatch) SubmitWorkflowCommands(ctx context.Context, r *flovyn
 		}
 		cmds = append(cmds, cmd)
 	}
-	err = s.engine.SubmitCommands(ctx, tenant, id, submitStatus(r.Status), cmds)
+	st, err := submitStatus(r.Status)
+	if err != nil {
+		return nil, err
+	}
+	err = s.engine.SubmitCommands(ctx, tenant, id, st, cmds)
 	return &emptypb.Empty{}, s.toStatus("SubmitWorkflowCommands", err)
 }
 
-func submitStatus(st flovynv1.WorkflowStatus) engine.SubmitStatus {
+func submitStatus(st flovynv1.WorkflowStatus) (engine.SubmitStatus, error) {
 	switch st {
 	case flovynv1.WorkflowStatus_SUSPENDED:
-		return engine.SubmitSuspended
+		return engine.SubmitSuspended, nil
 	case flovynv1.WorkflowStatus_COMPLETED:
-		return engine.SubmitCompleted
+		return engine.SubmitCompleted, nil
 	case flovynv1.WorkflowStatus_FAILED:
-		return engine.SubmitFailed
+		return engine.SubmitFailed, nil
 	case flovynv1.WorkflowStatus_CANCELLED:
-		return engine.SubmitCancelled
-	default:
-		return engine.SubmitRunning
+		return engine.SubmitCancelled, nil
+	case flovynv1.WorkflowStatus_RUNNING, flovynv1.WorkflowStatus_WORKFLOW_STATUS_UNSPECIFIED:
+		return engine.SubmitRunning, nil
 	}
+	return 0, invalidArg("status", fmt.Sprintf("unknown workflow status %d", st))
 }
 
 func (s *workflowDispatch) SignalWorkflow(ctx context.Context, r *flovynv1.SignalWorkflowRequest) (*flovynv1.SignalWorkflowResponse, error) {
@@ -128,6 +156,9 @@ func (s *workflowDispatch) SignalWorkflow(ctx context.Context, r *flovynv1.Signa
 	}
 	id, err := parseID("workflow_execution_id", r.WorkflowExecutionId)
 	if err != nil {
+		return nil, err
+	}
+	if tenant, err = s.resolveTenant(ctx, tenant, "workflow_execution_id", id); err != nil {
 		return nil, err
 	}
 	value, err := engine.Payload("signal_value", r.SignalValue)
@@ -154,10 +185,13 @@ func (s *workflowDispatch) SignalWithStartWorkflow(ctx context.Context, r *flovy
 	if err != nil {
 		return nil, s.toStatus("SignalWithStartWorkflow", err)
 	}
+	ttl, err := limits.DurationSeconds("idempotency_key_ttl_seconds", r.GetIdempotencyKeyTtlSeconds())
+	if err != nil {
+		return nil, s.toStatus("SignalWithStartWorkflow", err)
+	}
 	res, err := s.engine.SignalWithStart(ctx, engine.StartRequest{
 		Tenant: tenant, Kind: r.WorkflowKind, Input: input, Queue: r.Queue, PrioritySeconds: r.PrioritySeconds,
-		Version: r.GetWorkflowVersion(), Metadata: r.Metadata,
-		IdempotencyTTL: time.Duration(r.GetIdempotencyKeyTtlSeconds()) * time.Second,
+		Version: r.GetWorkflowVersion(), Metadata: r.Metadata, IdempotencyTTL: ttl,
 	}, r.WorkflowId, r.SignalName, value)
 	if err != nil {
 		return nil, s.toStatus("SignalWithStartWorkflow", err)
@@ -176,7 +210,7 @@ func (s *workflowDispatch) ResolvePromise(ctx context.Context, r *flovynv1.Resol
 	if err == nil {
 		err = s.engine.ResolvePromise(ctx, tenant, r.PromiseId, value)
 	}
-	return &emptypb.Empty{}, s.toStatus("ResolvePromise", err)
+	return &emptypb.Empty{}, s.toStatus("ResolvePromise", ignoreSettled(err))
 }
 
 func (s *workflowDispatch) RejectPromise(ctx context.Context, r *flovynv1.RejectPromiseRequest) (*emptypb.Empty, error) {
@@ -185,7 +219,17 @@ func (s *workflowDispatch) RejectPromise(ctx context.Context, r *flovynv1.Reject
 		return nil, err
 	}
 	err = s.engine.RejectPromise(ctx, tenant, r.PromiseId, r.Error)
-	return &emptypb.Empty{}, s.toStatus("RejectPromise", err)
+	return &emptypb.Empty{}, s.toStatus("RejectPromise", ignoreSettled(err))
+}
+
+// ignoreSettled makes settling a settled promise an idempotent success, as
+// the SDKs expect (contract §7.3): the first outcome stands.
+func ignoreSettled(err error) error {
+	var settled *engine.SettledError
+	if errors.As(err, &settled) {
+		return nil
+	}
+	return err
 }
 
 func (s *workflowDispatch) ReportExecutionSpans(_ context.Context, r *flovynv1.ReportExecutionSpansRequest) (*flovynv1.ReportExecutionSpansResponse, error) {

@@ -74,8 +74,10 @@ func (a *api) listWorkers(ctx context.Context, in *workersInput) (*workersOutput
 	}
 	// Polls name a worker by its registered id or by its name.
 	connected := map[string]bool{}
-	for _, id := range a.engine.Presence().Workers() {
-		connected[id] = true
+	for _, w := range a.engine.Presence().Workers() {
+		if w.Tenant == t.ID {
+			connected[w.ID] = true
+		}
 	}
 	out := &workersOutput{Body: WorkerList{Workers: make([]Worker, 0, len(list))}}
 	for _, w := range list {

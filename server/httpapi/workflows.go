@@ -597,7 +597,7 @@ func (a *api) workflowTasks(ctx context.Context, in *executionIDInput) (*tasksOu
 	if err != nil {
 		return nil, err
 	}
-	tasks, err := a.store.TasksOfWorkflow(ctx, w.ID)
+	tasks, err := a.store.TasksOfWorkflow(ctx, w.TenantID, w.ID)
 	if err != nil {
 		return nil, a.fail("tasks", err)
 	}
@@ -642,7 +642,7 @@ func (a *api) workflowState(ctx context.Context, in *stateInput) (*stateOutput, 
 	if err != nil {
 		return nil, err
 	}
-	state, err := a.store.WorkflowStateAll(ctx, w.ID)
+	state, err := a.store.WorkflowStateAll(ctx, w.TenantID, w.ID)
 	if err != nil {
 		return nil, a.fail("state", err)
 	}

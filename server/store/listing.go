@@ -32,14 +32,21 @@ type WorkflowFilter struct {
 	Metadata      map[string]string
 	CreatedAfter  *time.Time // inclusive
 	CreatedBefore *time.Time // exclusive
-	After         *WorkflowCursor
-	Limit         int
+	// IDPrefix keeps the executions whose id, as text, starts with it; only
+	// lower-case hex digits and dashes are allowed.
+	IDPrefix string
+	After    *WorkflowCursor
+	Limit    int
 }
 
+// workflowSummaryColumns are workflowColumns without the payloads: a list
+// never carries inputs or outputs, however many rows it has.
+var workflowSummaryColumns = strings.NewReplacer("input,", "NULL::json,", "output,", "NULL::json,").Replace(workflowColumns)
+
 // ListWorkflows returns one page of a tenant's workflow executions, newest
-// first (created_at DESC, then id), and whether more rows follow. It reads
-// the (tenant_id, created_at DESC, id) index; a metadata filter uses the
-// GIN index on metadata.
+// first (created_at DESC, then id), and whether more rows follow, as
+// summaries: Input and Output are nil. It reads the (tenant_id, created_at
+// DESC, id) index; a metadata filter uses the GIN index on metadata.
 func (s *Store) ListWorkflows(ctx context.Context, f WorkflowFilter) ([]Workflow, bool, error) {
 	if f.Limit <= 0 {
 		return nil, false, fmt.Errorf("list workflows: limit must be positive")
@@ -72,12 +79,18 @@ func (s *Store) ListWorkflows(ctx context.Context, f WorkflowFilter) ([]Workflow
 	if f.CreatedBefore != nil {
 		conds = append(conds, "created_at < "+arg(*f.CreatedBefore))
 	}
+	if f.IDPrefix != "" {
+		if strings.Trim(f.IDPrefix, "0123456789abcdef-") != "" {
+			return nil, false, fmt.Errorf("list workflows: id prefix %q has characters other than hex digits and dashes", f.IDPrefix)
+		}
+		conds = append(conds, "id::text LIKE "+arg(f.IDPrefix+"%"))
+	}
 	if f.After != nil {
 		t, id := arg(f.After.CreatedAt), arg(f.After.ID)
 		conds = append(conds, fmt.Sprintf("created_at <= %s AND (created_at < %s OR id > %s)", t, t, id))
 	}
 	rows, err := s.pool.Query(ctx,
-		`SELECT `+workflowColumns+` FROM workflow_executions WHERE `+strings.Join(conds, " AND ")+
+		`SELECT `+workflowSummaryColumns+` FROM workflow_executions WHERE `+strings.Join(conds, " AND ")+
 			` ORDER BY created_at DESC, id LIMIT `+arg(f.Limit+1), args...)
 	if err != nil {
 		return nil, false, err
@@ -95,7 +108,7 @@ func (s *Store) ListWorkflows(ctx context.Context, f WorkflowFilter) ([]Workflow
 // ChildrenOf returns a workflow's child executions, oldest first.
 func (s *Store) ChildrenOf(ctx context.Context, tenant, parent uuid.UUID) ([]Workflow, error) {
 	rows, err := s.pool.Query(ctx,
-		`SELECT `+workflowColumns+` FROM workflow_executions WHERE parent_id = $1 AND tenant_id = $2
+		`SELECT `+workflowColumns+` FROM workflow_executions WHERE tenant_id = $2 AND parent_id = $1
 		 ORDER BY created_at, id`, parent, tenant)
 	if err != nil {
 		return nil, err
@@ -104,8 +117,8 @@ func (s *Store) ChildrenOf(ctx context.Context, tenant, parent uuid.UUID) ([]Wor
 }
 
 // WorkflowStateAll returns every state key of a workflow with its value.
-func (s *Store) WorkflowStateAll(ctx context.Context, workflow uuid.UUID) (map[string]json.RawMessage, error) {
-	rows, err := s.pool.Query(ctx, `SELECT key, value FROM workflow_state WHERE workflow_id = $1`, workflow)
+func (s *Store) WorkflowStateAll(ctx context.Context, tenant, workflow uuid.UUID) (map[string]json.RawMessage, error) {
+	rows, err := s.pool.Query(ctx, `SELECT key, value FROM workflow_state WHERE tenant_id = $2 AND workflow_id = $1`, workflow, tenant)
 	if err != nil {
 		return nil, err
 	}
@@ -146,10 +159,10 @@ type TaskDetail struct {
 
 // TasksOfWorkflow returns a workflow's tasks in the order they were
 // scheduled, each with its attempts.
-func (s *Store) TasksOfWorkflow(ctx context.Context, workflow uuid.UUID) ([]TaskDetail, error) {
+func (s *Store) TasksOfWorkflow(ctx context.Context, tenant, workflow uuid.UUID) ([]TaskDetail, error) {
 	rows, err := s.pool.Query(ctx,
 		`SELECT `+taskColumns+`, progress, progress_details, started_at, updated_at, completed_at
-		 FROM tasks WHERE workflow_id = $1 ORDER BY created_at, id`, workflow)
+		 FROM tasks WHERE tenant_id = $2 AND workflow_id = $1 ORDER BY created_at, id`, workflow, tenant)
 	if err != nil {
 		return nil, err
 	}
@@ -174,7 +187,7 @@ func (s *Store) TasksOfWorkflow(ctx context.Context, workflow uuid.UUID) ([]Task
 	}
 	rows, err = s.pool.Query(ctx,
 		`SELECT task_id, attempt, worker_id, status, error, started_at, finished_at
-		 FROM task_attempts WHERE task_id = ANY($1) ORDER BY task_id, attempt`, ids)
+		 FROM task_attempts WHERE tenant_id = $2 AND task_id = ANY($1) ORDER BY task_id, attempt`, ids, tenant)
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -97,6 +98,22 @@ func notFound(err error) error {
 func IsRetryable(err error) bool {
 	var pgErr *pgconn.PgError
 	return errors.As(err, &pgErr) && (pgErr.Code == "40P01" || pgErr.Code == "40001")
+}
+
+// DataError reports whether err is PostgreSQL refusing a value itself
+// (SQLSTATE class 22, data exception: bad encoding, a NUL, a number or date
+// out of range; or 54000, a value too large for an index) and says why.
+// Such an error is the caller's bad input, never a server fault; the edges
+// check every field first, and this is the net under those checks.
+func DataError(err error) (string, bool) {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) {
+		return "", false
+	}
+	if strings.HasPrefix(pgErr.Code, "22") || pgErr.Code == "54000" {
+		return pgErr.Message, true
+	}
+	return "", false
 }
 
 // isUniqueViolation reports whether err is PostgreSQL's unique_violation.

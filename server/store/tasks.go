@@ -39,14 +39,15 @@ func scanTask(row pgx.Row) (Task, error) {
 	return t, notFound(err)
 }
 
-// InsertTask creates a PENDING task. It reports false when the id exists
-// already (a replayed command), in which case nothing changes.
+// InsertTask creates a PENDING task. It reports false when the tenant has a
+// task with that id already, in which case nothing changes: the caller
+// decides whether that is a replay (LockTask tells whose task it is).
 func (t *Tx) InsertTask(ctx context.Context, task Task, prioritySeconds int32) (bool, error) {
 	tag, err := t.tx.Exec(ctx,
 		`INSERT INTO tasks (id, tenant_id, workflow_id, kind, queue, status, priority_seconds, dispatch_order, input,
 		     max_retries, timeout_ms)
 		 VALUES ($1, $2, $3, $4, $5, 'PENDING', $6, now() - $6::int * interval '1 second', $7::json, $8, $9)
-		 ON CONFLICT (id) DO NOTHING`,
+		 ON CONFLICT (tenant_id, id) DO NOTHING`,
 		task.ID, task.TenantID, task.WorkflowID, task.Kind, task.Queue, prioritySeconds, jsonText(task.Input),
 		task.MaxRetries, task.TimeoutMs)
 	return tag.RowsAffected() == 1, err
@@ -60,24 +61,40 @@ func (s *Store) ClaimTask(ctx context.Context, tenant uuid.UUID, queue string, k
 		`WITH claimed AS (
 		     UPDATE tasks SET status = 'RUNNING', worker_id = $4, lease_expires_at = now() + $5::interval,
 		         execution_count = execution_count + 1, started_at = now(), updated_at = now()
-		     WHERE id = (SELECT id FROM tasks
+		     WHERE tenant_id = $1 AND id = (SELECT id FROM tasks
 		                 WHERE tenant_id = $1 AND queue = $2 AND status = 'PENDING'
 		                     AND (not_before IS NULL OR not_before <= now()) AND ($3::text[] IS NULL OR kind = ANY($3))
 		                 ORDER BY dispatch_order LIMIT 1 FOR UPDATE SKIP LOCKED)
 		     RETURNING `+taskColumns+`),
 		 attempt AS (
-		     INSERT INTO task_attempts (task_id, attempt, worker_id, status)
-		     SELECT id, execution_count, $4, 'RUNNING' FROM claimed
-		     ON CONFLICT (task_id, attempt) DO UPDATE SET worker_id = EXCLUDED.worker_id, status = 'RUNNING', started_at = now())
+		     INSERT INTO task_attempts (tenant_id, task_id, attempt, worker_id, status)
+		     SELECT tenant_id, id, execution_count, $4, 'RUNNING' FROM claimed
+		     ON CONFLICT (tenant_id, task_id, attempt) DO UPDATE SET worker_id = EXCLUDED.worker_id, status = 'RUNNING', started_at = now())
 		 SELECT * FROM claimed`,
 		tenant, queue, kinds, worker, lease))
 }
 
-// LockTask reads a task of tenant (uuid.Nil: any) and locks its row.
+// LockTask reads a task of tenant and locks its row.
 func (t *Tx) LockTask(ctx context.Context, tenant, id uuid.UUID) (Task, error) {
 	return scanTask(t.tx.QueryRow(ctx,
-		`SELECT `+taskColumns+` FROM tasks
-		 WHERE id = $1 AND ($2 = '00000000-0000-0000-0000-000000000000'::uuid OR tenant_id = $2) FOR UPDATE`, id, tenant))
+		`SELECT `+taskColumns+` FROM tasks WHERE tenant_id = $2 AND id = $1 FOR UPDATE`, id, tenant))
+}
+
+// TaskWorkflow returns the workflow a tenant's task belongs to (nil for a
+// standalone task), without locking the task.
+func (t *Tx) TaskWorkflow(ctx context.Context, tenant, id uuid.UUID) (*uuid.UUID, error) {
+	var wf *uuid.UUID
+	err := t.tx.QueryRow(ctx, `SELECT workflow_id FROM tasks WHERE tenant_id = $1 AND id = $2`, tenant, id).Scan(&wf)
+	return wf, notFound(err)
+}
+
+// TaskTenants is WorkflowTenants for tasks.
+func (s *Store) TaskTenants(ctx context.Context, id uuid.UUID) ([]uuid.UUID, error) {
+	rows, err := s.pool.Query(ctx, `SELECT tenant_id FROM tasks WHERE id = $1 LIMIT 2`, id)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
 }
 
 // FinishTask records the outcome of a task's current attempt: status
@@ -92,15 +109,18 @@ func (t *Tx) FinishTask(ctx context.Context, task Task, status string, output js
 		`WITH finished AS (
 		     UPDATE tasks SET status = $2, output = $3::json, error = $4, not_before = $5, worker_id = NULL,
 		         lease_expires_at = NULL, completed_at = CASE WHEN $2 = 'PENDING' THEN NULL ELSE now() END, updated_at = now()
-		     WHERE id = $1)
-		 UPDATE task_attempts SET status = $6, error = $4, finished_at = now() WHERE task_id = $1 AND attempt = $7`,
-		task.ID, status, jsonText(output), errMsg, retryAt, attempt, task.ExecutionCount)
+		     WHERE tenant_id = $8 AND id = $1)
+		 UPDATE task_attempts SET status = $6, error = $4, finished_at = now()
+		 WHERE tenant_id = $8 AND task_id = $1 AND attempt = $7`,
+		task.ID, status, jsonText(output), errMsg, retryAt, attempt, task.ExecutionCount, task.TenantID)
 	return err
 }
 
 // ActiveTasksOf returns the ids of a workflow's tasks that have not ended.
-func (t *Tx) ActiveTasksOf(ctx context.Context, workflow uuid.UUID) ([]uuid.UUID, error) {
-	rows, err := t.tx.Query(ctx, `SELECT id FROM tasks WHERE workflow_id = $1 AND status IN ('PENDING', 'RUNNING') FOR UPDATE`, workflow)
+func (t *Tx) ActiveTasksOf(ctx context.Context, tenant, workflow uuid.UUID) ([]uuid.UUID, error) {
+	rows, err := t.tx.Query(ctx,
+		`SELECT id FROM tasks WHERE tenant_id = $2 AND workflow_id = $1 AND status IN ('PENDING', 'RUNNING') FOR UPDATE`,
+		workflow, tenant)
 	if err != nil {
 		return nil, err
 	}
@@ -108,10 +128,10 @@ func (t *Tx) ActiveTasksOf(ctx context.Context, workflow uuid.UUID) ([]uuid.UUID
 }
 
 // CancelTask marks a task CANCELLED.
-func (t *Tx) CancelTask(ctx context.Context, id uuid.UUID, reason string) error {
+func (t *Tx) CancelTask(ctx context.Context, tenant, id uuid.UUID, reason string) error {
 	_, err := t.tx.Exec(ctx,
 		`UPDATE tasks SET status = 'CANCELLED', error = $2, worker_id = NULL, lease_expires_at = NULL, completed_at = now(),
-		     updated_at = now() WHERE id = $1`, id, reason)
+		     updated_at = now() WHERE tenant_id = $3 AND id = $1`, id, reason, tenant)
 	return err
 }
 
@@ -119,7 +139,7 @@ func (t *Tx) CancelTask(ctx context.Context, id uuid.UUID, reason string) error 
 func (s *Store) UpdateTaskProgress(ctx context.Context, tenant, id uuid.UUID, progress float64, details string) error {
 	tag, err := s.pool.Exec(ctx,
 		`UPDATE tasks SET progress = $3, progress_details = $4, updated_at = now()
-		 WHERE id = $1 AND ($2 = '00000000-0000-0000-0000-000000000000'::uuid OR tenant_id = $2)`, id, tenant, progress, details)
+		 WHERE tenant_id = $2 AND id = $1`, id, tenant, progress, details)
 	if err == nil && tag.RowsAffected() == 0 {
 		return ErrNotFound
 	}
@@ -129,7 +149,7 @@ func (s *Store) UpdateTaskProgress(ctx context.Context, tenant, id uuid.UUID, pr
 // AppendTaskLog stores a log line of a task.
 func (s *Store) AppendTaskLog(ctx context.Context, tenant, id uuid.UUID, level, message string) error {
 	tag, err := s.pool.Exec(ctx,
-		`INSERT INTO task_logs (task_id, level, message) SELECT id, $3, $4 FROM tasks WHERE id = $1 AND ($2 = '00000000-0000-0000-0000-000000000000'::uuid OR tenant_id = $2)`,
+		`INSERT INTO task_logs (tenant_id, task_id, level, message) SELECT tenant_id, id, $3, $4 FROM tasks WHERE tenant_id = $2 AND id = $1`,
 		id, tenant, level, message)
 	if err == nil && tag.RowsAffected() == 0 {
 		return ErrNotFound
@@ -143,11 +163,12 @@ func (s *Store) ReclaimTasks(ctx context.Context) ([]Task, error) {
 	rows, err := s.pool.Query(ctx,
 		`WITH lost AS (
 		     UPDATE tasks SET status = 'PENDING', worker_id = NULL, lease_expires_at = NULL, updated_at = now()
-		     WHERE id IN (SELECT id FROM tasks WHERE status = 'RUNNING' AND lease_expires_at < now() FOR UPDATE SKIP LOCKED)
+		     WHERE (tenant_id, id) IN (SELECT tenant_id, id FROM tasks WHERE status = 'RUNNING' AND lease_expires_at < now()
+		                               FOR UPDATE SKIP LOCKED)
 		     RETURNING `+taskColumns+`),
 		 attempts AS (
 		     UPDATE task_attempts a SET status = 'LOST', finished_at = now() FROM lost
-		     WHERE a.task_id = lost.id AND a.attempt = lost.execution_count AND a.status = 'RUNNING')
+		     WHERE a.tenant_id = lost.tenant_id AND a.task_id = lost.id AND a.attempt = lost.execution_count AND a.status = 'RUNNING')
 		 SELECT * FROM lost`)
 	if err != nil {
 		return nil, err
@@ -155,19 +176,48 @@ func (s *Store) ReclaimTasks(ctx context.Context) ([]Task, error) {
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Task, error) { return scanTask(r) })
 }
 
+// WorkerRef names a polling worker: the worker id a poll carries is
+// chosen by the client, so it means something only within its tenant.
+type WorkerRef struct {
+	Tenant uuid.UUID
+	ID     string
+}
+
+// TaskRef names a task: task ids are unique within a tenant.
+type TaskRef struct {
+	Tenant uuid.UUID
+	ID     uuid.UUID
+}
+
+func splitWorkers(workers []WorkerRef) ([]uuid.UUID, []string) {
+	tenants, ids := make([]uuid.UUID, len(workers)), make([]string, len(workers))
+	for i, w := range workers {
+		tenants[i], ids[i] = w.Tenant, w.ID
+	}
+	return tenants, ids
+}
+
 // ExtendTaskLeases pushes the lease of every RUNNING task held by one of
 // workers to lease from now: those workers are still connected. Tasks in
 // except are left alone, and so is a lease that has already run out: that
 // task is up for reclaim (after a database outage longer than the lease,
 // say), and renewing it would race with the reclaim.
-func (s *Store) ExtendTaskLeases(ctx context.Context, workers []string, except []uuid.UUID, lease time.Duration) error {
+func (s *Store) ExtendTaskLeases(ctx context.Context, workers []WorkerRef, except []TaskRef, lease time.Duration) error {
 	if len(workers) == 0 {
 		return nil
 	}
+	tenants, ids := splitWorkers(workers)
+	exTenants, exIDs := make([]uuid.UUID, len(except)), make([]uuid.UUID, len(except))
+	for i, t := range except {
+		exTenants[i], exIDs[i] = t.Tenant, t.ID
+	}
 	_, err := s.pool.Exec(ctx,
-		`UPDATE tasks SET lease_expires_at = now() + $2::interval
-		 WHERE status = 'RUNNING' AND worker_id = ANY($1) AND lease_expires_at > now() AND NOT (id = ANY(coalesce($3::uuid[], '{}')))`,
-		workers, lease, except)
+		`UPDATE tasks t SET lease_expires_at = now() + $3::interval
+		 FROM unnest($1::uuid[], $2::text[]) AS w(tenant_id, worker_id)
+		 WHERE t.tenant_id = w.tenant_id AND t.worker_id = w.worker_id AND t.status = 'RUNNING' AND t.lease_expires_at > now()
+		     AND NOT EXISTS (SELECT 1 FROM unnest($4::uuid[], $5::uuid[]) AS x(tenant_id, id)
+		                     WHERE x.tenant_id = t.tenant_id AND x.id = t.id)`,
+		tenants, ids, lease, exTenants, exIDs)
 	return err
 }
 
@@ -175,8 +225,8 @@ func (s *Store) ExtendTaskLeases(ctx context.Context, workers []string, except [
 func (s *Store) ReclaimWorkflows(ctx context.Context) ([]Workflow, error) {
 	rows, err := s.pool.Query(ctx,
 		`UPDATE workflow_executions SET status = 'PENDING', worker_id = NULL, lease_expires_at = NULL, updated_at = now()
-		 WHERE id IN (SELECT id FROM workflow_executions WHERE status = 'RUNNING' AND lease_expires_at < now()
-		              FOR UPDATE SKIP LOCKED)
+		 WHERE (tenant_id, id) IN (SELECT tenant_id, id FROM workflow_executions
+		                           WHERE status = 'RUNNING' AND lease_expires_at < now() FOR UPDATE SKIP LOCKED)
 		 RETURNING `+workflowColumns)
 	if err != nil {
 		return nil, err
@@ -186,19 +236,23 @@ func (s *Store) ReclaimWorkflows(ctx context.Context) ([]Workflow, error) {
 
 // ExpireLeases ends at once the leases of the tasks and workflow tasks held
 // by workers, whose connection is gone, so they are reclaimed.
-func (s *Store) ExpireLeases(ctx context.Context, workers []string) error {
+func (s *Store) ExpireLeases(ctx context.Context, workers []WorkerRef) error {
 	if len(workers) == 0 {
 		return nil
 	}
+	tenants, ids := splitWorkers(workers)
 	_, err := s.pool.Exec(ctx,
-		`WITH t AS (UPDATE tasks SET lease_expires_at = now() WHERE status = 'RUNNING' AND worker_id = ANY($1))
-		 UPDATE workflow_executions SET lease_expires_at = now() WHERE status = 'RUNNING' AND worker_id = ANY($1)`, workers)
+		`WITH gone AS (SELECT * FROM unnest($1::uuid[], $2::text[]) AS w(tenant_id, worker_id)),
+		 t AS (UPDATE tasks t SET lease_expires_at = now() FROM gone
+		       WHERE t.tenant_id = gone.tenant_id AND t.worker_id = gone.worker_id AND t.status = 'RUNNING')
+		 UPDATE workflow_executions w SET lease_expires_at = now() FROM gone
+		 WHERE w.tenant_id = gone.tenant_id AND w.worker_id = gone.worker_id AND w.status = 'RUNNING'`, tenants, ids)
 	return err
 }
 
 // Task reads a task of tenant.
 func (s *Store) Task(ctx context.Context, tenant, id uuid.UUID) (Task, error) {
-	return scanTask(s.pool.QueryRow(ctx, `SELECT `+taskColumns+` FROM tasks WHERE id = $1 AND ($2 = '00000000-0000-0000-0000-000000000000'::uuid OR tenant_id = $2)`, id, tenant))
+	return scanTask(s.pool.QueryRow(ctx, `SELECT `+taskColumns+` FROM tasks WHERE tenant_id = $2 AND id = $1`, id, tenant))
 }
 
 // UnclaimTask undoes ClaimTask for a poller that left before receiving the
@@ -208,11 +262,12 @@ func (s *Store) UnclaimTask(ctx context.Context, t Task) error {
 		_, err := tx.tx.Exec(ctx,
 			`UPDATE tasks SET status = 'PENDING', worker_id = NULL, lease_expires_at = NULL, started_at = NULL,
 			     execution_count = execution_count - 1, updated_at = now()
-			 WHERE id = $1 AND status = 'RUNNING' AND execution_count = $2`, t.ID, t.ExecutionCount)
+			 WHERE tenant_id = $3 AND id = $1 AND status = 'RUNNING' AND execution_count = $2`, t.ID, t.ExecutionCount, t.TenantID)
 		if err != nil {
 			return err
 		}
-		_, err = tx.tx.Exec(ctx, `DELETE FROM task_attempts WHERE task_id = $1 AND attempt = $2`, t.ID, t.ExecutionCount)
+		_, err = tx.tx.Exec(ctx, `DELETE FROM task_attempts WHERE tenant_id = $3 AND task_id = $1 AND attempt = $2`,
+			t.ID, t.ExecutionCount, t.TenantID)
 		return err
 	})
 }
@@ -223,6 +278,6 @@ func (s *Store) UnclaimWorkflow(ctx context.Context, w Workflow) error {
 	_, err := s.pool.Exec(ctx,
 		`UPDATE workflow_executions SET status = 'PENDING', worker_id = NULL, lease_expires_at = NULL,
 		     wake_pending = false, updated_at = now()
-		 WHERE id = $1 AND status = 'RUNNING' AND worker_id = $2`, w.ID, w.WorkerID)
+		 WHERE tenant_id = $3 AND id = $1 AND status = 'RUNNING' AND worker_id = $2`, w.ID, w.WorkerID, w.TenantID)
 	return err
 }

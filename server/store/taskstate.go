@@ -10,21 +10,21 @@ import (
 )
 
 // taskOfTenant is the condition tying a task id ($1) to a tenant ($2).
-const taskOfTenant = `EXISTS (SELECT 1 FROM tasks WHERE id = $1 AND ($2 = '00000000-0000-0000-0000-000000000000'::uuid OR tenant_id = $2))`
+const taskOfTenant = `EXISTS (SELECT 1 FROM tasks WHERE tenant_id = $2 AND id = $1)`
 
 // TaskState returns one task-scoped state value.
 func (s *Store) TaskState(ctx context.Context, tenant, task uuid.UUID, key string) (json.RawMessage, error) {
 	var v []byte
 	err := s.pool.QueryRow(ctx,
-		`SELECT value FROM task_state WHERE task_id = $1 AND key = $3 AND `+taskOfTenant, task, tenant, key).Scan(&v)
+		`SELECT value FROM task_state WHERE tenant_id = $2 AND task_id = $1 AND key = $3`, task, tenant, key).Scan(&v)
 	return v, notFound(err)
 }
 
 // SetTaskState upserts a task-scoped state value.
 func (s *Store) SetTaskState(ctx context.Context, tenant, task uuid.UUID, key string, value json.RawMessage) error {
 	tag, err := s.pool.Exec(ctx,
-		`INSERT INTO task_state (task_id, key, value) SELECT $1, $3, $4::json WHERE `+taskOfTenant+`
-		 ON CONFLICT (task_id, key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()`,
+		`INSERT INTO task_state (tenant_id, task_id, key, value) SELECT $2, $1, $3, $4::json WHERE `+taskOfTenant+`
+		 ON CONFLICT (tenant_id, task_id, key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()`,
 		task, tenant, key, string(value))
 	if err == nil && tag.RowsAffected() == 0 {
 		return ErrNotFound
@@ -37,7 +37,7 @@ func (s *Store) ClearTaskState(ctx context.Context, tenant, task uuid.UUID, key 
 	if _, err := s.taskExists(ctx, tenant, task); err != nil {
 		return err
 	}
-	_, err := s.pool.Exec(ctx, `DELETE FROM task_state WHERE task_id = $1 AND ($2 = '' OR key = $2)`, task, key)
+	_, err := s.pool.Exec(ctx, `DELETE FROM task_state WHERE tenant_id = $3 AND task_id = $1 AND ($2 = '' OR key = $2)`, task, key, tenant)
 	return err
 }
 
@@ -46,7 +46,7 @@ func (s *Store) TaskStateKeys(ctx context.Context, tenant, task uuid.UUID) ([]st
 	if _, err := s.taskExists(ctx, tenant, task); err != nil {
 		return nil, err
 	}
-	rows, err := s.pool.Query(ctx, `SELECT key FROM task_state WHERE task_id = $1 ORDER BY key`, task)
+	rows, err := s.pool.Query(ctx, `SELECT key FROM task_state WHERE tenant_id = $2 AND task_id = $1 ORDER BY key`, task, tenant)
 	if err != nil {
 		return nil, err
 	}
@@ -55,7 +55,7 @@ func (s *Store) TaskStateKeys(ctx context.Context, tenant, task uuid.UUID) ([]st
 
 func (s *Store) taskExists(ctx context.Context, tenant, task uuid.UUID) (bool, error) {
 	var one int
-	err := s.pool.QueryRow(ctx, `SELECT 1 FROM tasks WHERE id = $1 AND ($2 = '00000000-0000-0000-0000-000000000000'::uuid OR tenant_id = $2)`, task, tenant).Scan(&one)
+	err := s.pool.QueryRow(ctx, `SELECT 1 FROM tasks WHERE tenant_id = $2 AND id = $1`, task, tenant).Scan(&one)
 	return err == nil, notFound(err)
 }
 
@@ -65,6 +65,7 @@ func (s *Store) ExtendTaskLease(ctx context.Context, tenant, task uuid.UUID, lea
 		return err
 	}
 	_, err := s.pool.Exec(ctx,
-		`UPDATE tasks SET lease_expires_at = now() + $2::interval WHERE id = $1 AND status = 'RUNNING'`, task, lease)
+		`UPDATE tasks SET lease_expires_at = now() + $2::interval WHERE tenant_id = $3 AND id = $1 AND status = 'RUNNING'`,
+		task, lease, tenant)
 	return err
 }

@@ -11,30 +11,32 @@ import (
 
 // InsertTimer creates a pending timer; false means the workflow already has
 // a timer with that id (a replayed command) and nothing changed.
-func (t *Tx) InsertTimer(ctx context.Context, workflow uuid.UUID, timerID string, fireAt time.Time) (bool, error) {
+func (t *Tx) InsertTimer(ctx context.Context, tenant, workflow uuid.UUID, timerID string, fireAt time.Time) (bool, error) {
 	tag, err := t.tx.Exec(ctx,
-		`INSERT INTO timers (workflow_id, timer_id, fire_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
-		workflow, timerID, fireAt)
+		`INSERT INTO timers (tenant_id, workflow_id, timer_id, fire_at) VALUES ($4, $1, $2, $3) ON CONFLICT DO NOTHING`,
+		workflow, timerID, fireAt, tenant)
 	return tag.RowsAffected() == 1, err
 }
 
 // CancelTimer cancels a pending timer; false means it was not pending.
-func (t *Tx) CancelTimer(ctx context.Context, workflow uuid.UUID, timerID string) (bool, error) {
+func (t *Tx) CancelTimer(ctx context.Context, tenant, workflow uuid.UUID, timerID string) (bool, error) {
 	tag, err := t.tx.Exec(ctx,
-		`UPDATE timers SET status = 'CANCELLED' WHERE workflow_id = $1 AND timer_id = $2 AND status = 'PENDING'`,
-		workflow, timerID)
+		`UPDATE timers SET status = 'CANCELLED'
+		 WHERE tenant_id = $3 AND workflow_id = $1 AND timer_id = $2 AND status = 'PENDING'`,
+		workflow, timerID, tenant)
 	return tag.RowsAffected() == 1, err
 }
 
 // DueTimer claims one due timer, marks it FIRED and returns it; ErrNotFound
 // when none is due. SKIP LOCKED lets every replica run this safely.
-func (t *Tx) DueTimer(ctx context.Context) (workflow uuid.UUID, timerID string, err error) {
+func (t *Tx) DueTimer(ctx context.Context) (tenant, workflow uuid.UUID, timerID string, err error) {
 	err = t.tx.QueryRow(ctx,
 		`UPDATE timers SET status = 'FIRED'
-		 WHERE (workflow_id, timer_id) = (SELECT workflow_id, timer_id FROM timers WHERE status = 'PENDING' AND fire_at <= now()
-		                                 ORDER BY fire_at LIMIT 1 FOR UPDATE SKIP LOCKED)
-		 RETURNING workflow_id, timer_id`).Scan(&workflow, &timerID)
-	return workflow, timerID, notFound(err)
+		 WHERE (tenant_id, workflow_id, timer_id) = (SELECT tenant_id, workflow_id, timer_id FROM timers
+		                                             WHERE status = 'PENDING' AND fire_at <= now()
+		                                             ORDER BY fire_at LIMIT 1 FOR UPDATE SKIP LOCKED)
+		 RETURNING tenant_id, workflow_id, timer_id`).Scan(&tenant, &workflow, &timerID)
+	return tenant, workflow, timerID, notFound(err)
 }
 
 // NextTimerAt returns when the earliest pending timer or promise timeout is due.
@@ -55,6 +57,7 @@ func (s *Store) NextTimerAt(ctx context.Context) (time.Time, error) {
 // Promise is a durable promise created by a workflow.
 type Promise struct {
 	ID         uuid.UUID
+	TenantID   uuid.UUID
 	WorkflowID uuid.UUID
 	Name       string
 	Status     string
@@ -62,12 +65,12 @@ type Promise struct {
 	Error      *string
 }
 
-const promiseColumns = `id, workflow_id, name, status, value, error`
+const promiseColumns = `id, tenant_id, workflow_id, name, status, value, error`
 
 func scanPromise(row pgx.Row) (Promise, error) {
 	var p Promise
 	var value []byte
-	err := row.Scan(&p.ID, &p.WorkflowID, &p.Name, &p.Status, &value, &p.Error)
+	err := row.Scan(&p.ID, &p.TenantID, &p.WorkflowID, &p.Name, &p.Status, &value, &p.Error)
 	p.Value = value
 	return p, notFound(err)
 }
@@ -76,9 +79,9 @@ func scanPromise(row pgx.Row) (Promise, error) {
 // has one of that name (a replayed command), returned as it is.
 func (t *Tx) InsertPromise(ctx context.Context, p Promise, timeoutAt *time.Time, idempotencyKey *string) (Promise, bool, error) {
 	tag, err := t.tx.Exec(ctx,
-		`INSERT INTO promises (id, workflow_id, name, timeout_at, idempotency_key) VALUES ($1, $2, $3, $4, $5)
-		 ON CONFLICT (workflow_id, name) DO NOTHING`,
-		p.ID, p.WorkflowID, p.Name, timeoutAt, idempotencyKey)
+		`INSERT INTO promises (id, tenant_id, workflow_id, name, timeout_at, idempotency_key) VALUES ($1, $6, $2, $3, $4, $5)
+		 ON CONFLICT (tenant_id, workflow_id, name) DO NOTHING`,
+		p.ID, p.WorkflowID, p.Name, timeoutAt, idempotencyKey, p.TenantID)
 	if err != nil {
 		return p, false, err
 	}
@@ -86,19 +89,23 @@ func (t *Tx) InsertPromise(ctx context.Context, p Promise, timeoutAt *time.Time,
 		return p, true, nil
 	}
 	existing, err := scanPromise(t.tx.QueryRow(ctx,
-		`SELECT `+promiseColumns+` FROM promises WHERE workflow_id = $1 AND name = $2`, p.WorkflowID, p.Name))
+		`SELECT `+promiseColumns+` FROM promises WHERE tenant_id = $3 AND workflow_id = $1 AND name = $2`,
+		p.WorkflowID, p.Name, p.TenantID))
 	return existing, false, err
 }
 
 // LockPromise finds a tenant's promise by id, or by workflow id and name
-// when name is not empty, and locks it.
+// when name is not empty, and locks it. tenant uuid.Nil (authentication
+// disabled) finds it by its id alone, which the server minted.
 func (t *Tx) LockPromise(ctx context.Context, tenant uuid.UUID, id uuid.UUID, workflow uuid.UUID, name string) (Promise, error) {
+	if name == "" {
+		return scanPromise(t.tx.QueryRow(ctx,
+			`SELECT `+promiseColumns+` FROM promises
+			 WHERE id = $1 AND ($2 = '00000000-0000-0000-0000-000000000000'::uuid OR tenant_id = $2) FOR UPDATE`, id, tenant))
+	}
 	return scanPromise(t.tx.QueryRow(ctx,
-		`SELECT p.id, p.workflow_id, p.name, p.status, p.value, p.error FROM promises p
-		 JOIN workflow_executions w ON w.id = p.workflow_id
-		 WHERE ($3 = '' AND p.id = $1 OR $3 <> '' AND p.workflow_id = $2 AND p.name = $3)
-		     AND ($4 = '00000000-0000-0000-0000-000000000000'::uuid OR w.tenant_id = $4)
-		 FOR UPDATE OF p`, id, workflow, name, tenant))
+		`SELECT `+promiseColumns+` FROM promises WHERE tenant_id = $1 AND workflow_id = $2 AND name = $3 FOR UPDATE`,
+		tenant, workflow, name))
 }
 
 // SettlePromise records a promise's outcome.

@@ -43,6 +43,8 @@ type Workflow struct {
 	StartedAt       *time.Time
 	UpdatedAt       time.Time
 	CompletedAt     *time.Time
+	// HistoryBytes is the size of the event data in its history.
+	HistoryBytes int64
 }
 
 // Terminal reports whether the workflow has ended.
@@ -52,14 +54,14 @@ func (w Workflow) Terminal() bool {
 
 const workflowColumns = `id, tenant_id, kind, queue, status, priority_seconds, input, output, error, workflow_version,
 	metadata, parent_id, parent_child_name, last_sequence, wake_pending, cancel_requested, worker_id,
-	workflow_task_time_ms, created_at, started_at, updated_at, completed_at`
+	workflow_task_time_ms, created_at, started_at, updated_at, completed_at, history_bytes`
 
 func scanWorkflow(row pgx.Row) (Workflow, error) {
 	var w Workflow
 	var input, output []byte
 	err := row.Scan(&w.ID, &w.TenantID, &w.Kind, &w.Queue, &w.Status, &w.PrioritySeconds, &input, &output, &w.Error,
 		&w.Version, &w.Metadata, &w.ParentID, &w.ParentChildName, &w.LastSequence, &w.WakePending, &w.CancelRequested,
-		&w.WorkerID, &w.TaskTimeMs, &w.CreatedAt, &w.StartedAt, &w.UpdatedAt, &w.CompletedAt)
+		&w.WorkerID, &w.TaskTimeMs, &w.CreatedAt, &w.StartedAt, &w.UpdatedAt, &w.CompletedAt, &w.HistoryBytes)
 	w.Input, w.Output = input, output
 	return w, notFound(err)
 }
@@ -84,7 +86,7 @@ func (t *Tx) InsertWorkflow(ctx context.Context, w Workflow) error {
 		`INSERT INTO workflow_executions (id, tenant_id, kind, queue, status, priority_seconds, dispatch_order, input,
 		     workflow_version, metadata, parent_id, parent_child_name, workflow_task_time_ms)
 		 VALUES ($1, $2, $3, $4, $5, $6, now() - $6::int * interval '1 second', $7::json, $8, $9, $10, $11, $12)
-		 ON CONFLICT (id) DO NOTHING`,
+		 ON CONFLICT (tenant_id, id) DO NOTHING`,
 		w.ID, w.TenantID, w.Kind, w.Queue, w.Status, w.PrioritySeconds, jsonText(w.Input), w.Version, w.Metadata,
 		w.ParentID, w.ParentChildName, w.TaskTimeMs)
 	if err == nil && tag.RowsAffected() == 0 {
@@ -94,19 +96,35 @@ func (t *Tx) InsertWorkflow(ctx context.Context, w Workflow) error {
 }
 
 // LockWorkflow reads a workflow and locks its row until the transaction
-// ends; every append to its history happens under this lock. tenant
-// uuid.Nil matches any tenant.
+// ends; every append to its history happens under this lock.
 func (t *Tx) LockWorkflow(ctx context.Context, tenant, id uuid.UUID) (Workflow, error) {
 	return scanWorkflow(t.tx.QueryRow(ctx,
-		`SELECT `+workflowColumns+` FROM workflow_executions
-		 WHERE id = $1 AND ($2 = '00000000-0000-0000-0000-000000000000'::uuid OR tenant_id = $2) FOR UPDATE`, id, tenant))
+		`SELECT `+workflowColumns+` FROM workflow_executions WHERE tenant_id = $2 AND id = $1 FOR UPDATE`, id, tenant))
+}
+
+// WorkflowParent returns a tenant's workflow's parent and the name the
+// parent gave it (nil for a top-level workflow), without locking it.
+func (t *Tx) WorkflowParent(ctx context.Context, tenant, id uuid.UUID) (parent *uuid.UUID, name *string, err error) {
+	err = t.tx.QueryRow(ctx, `SELECT parent_id, parent_child_name FROM workflow_executions WHERE tenant_id = $1 AND id = $2`,
+		tenant, id).Scan(&parent, &name)
+	return parent, name, notFound(err)
 }
 
 // Workflow reads a workflow without locking it.
 func (s *Store) Workflow(ctx context.Context, tenant, id uuid.UUID) (Workflow, error) {
 	return scanWorkflow(s.pool.QueryRow(ctx,
-		`SELECT `+workflowColumns+` FROM workflow_executions
-		 WHERE id = $1 AND ($2 = '00000000-0000-0000-0000-000000000000'::uuid OR tenant_id = $2)`, id, tenant))
+		`SELECT `+workflowColumns+` FROM workflow_executions WHERE tenant_id = $2 AND id = $1`, id, tenant))
+}
+
+// WorkflowTenants returns the tenants that have a workflow with this id,
+// for a server whose authentication is disabled: its requests name no
+// tenant. It reads every tenant's rows.
+func (s *Store) WorkflowTenants(ctx context.Context, id uuid.UUID) ([]uuid.UUID, error) {
+	rows, err := s.pool.Query(ctx, `SELECT tenant_id FROM workflow_executions WHERE id = $1 LIMIT 2`, id)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
 }
 
 // WorkflowUpdate is the new state written back after a change.
@@ -122,28 +140,30 @@ type WorkflowUpdate struct {
 	ReleaseWorker bool
 }
 
-// SaveWorkflow appends events (already numbered) to workflow id's history
+// SaveWorkflow appends events (already numbered) to a workflow's history
 // and writes u to its row, in one statement.
-func (t *Tx) SaveWorkflow(ctx context.Context, id uuid.UUID, events []Event, u WorkflowUpdate) error {
+func (t *Tx) SaveWorkflow(ctx context.Context, tenant, id uuid.UUID, events []Event, u WorkflowUpdate) error {
+	size := 0
 	seqs := make([]int32, len(events))
 	types := make([]string, len(events))
 	data := make([]string, len(events))
 	for i, e := range events {
 		seqs[i], types[i], data[i] = e.Sequence, e.Type, string(e.Data)
+		size += EventSize(e)
 	}
 	_, err := t.tx.Exec(ctx,
 		`WITH appended AS (
-		     INSERT INTO workflow_events (workflow_id, sequence, event_type, event_data)
-		     SELECT $1, s, t, d::json FROM unnest($10::int[], $11::text[], $12::text[]) AS u(s, t, d))
+		     INSERT INTO workflow_events (tenant_id, workflow_id, sequence, event_type, event_data)
+		     SELECT $13, $1, s, t, d::json FROM unnest($10::int[], $11::text[], $12::text[]) AS u(s, t, d))
 		 UPDATE workflow_executions SET status = $2, last_sequence = $3, wake_pending = $4, cancel_requested = $5,
 		     output = coalesce($6::json, output), error = coalesce($7, error), workflow_task_time_ms = $8,
 		     worker_id = CASE WHEN $9 THEN NULL ELSE worker_id END,
 		     lease_expires_at = CASE WHEN $9 THEN NULL ELSE lease_expires_at END,
 		     completed_at = CASE WHEN $2 IN ('COMPLETED', 'FAILED', 'CANCELLED') THEN now() ELSE completed_at END,
-		     updated_at = now()
-		 WHERE id = $1`,
+		     history_bytes = history_bytes + $14, updated_at = now()
+		 WHERE tenant_id = $13 AND id = $1`,
 		id, u.Status, u.LastSequence, u.WakePending, u.CancelRequested, jsonText(u.Output), u.Error, u.TaskTimeMs,
-		u.ReleaseWorker, seqs, types, data)
+		u.ReleaseWorker, seqs, types, data, tenant, size)
 	return err
 }
 
@@ -153,7 +173,7 @@ func (s *Store) ClaimWorkflow(ctx context.Context, tenant uuid.UUID, queue strin
 	return scanWorkflow(s.pool.QueryRow(ctx,
 		`UPDATE workflow_executions SET status = 'RUNNING', worker_id = $4, lease_expires_at = now() + $5::interval,
 		     started_at = coalesce(started_at, now()), wake_pending = false, updated_at = now()
-		 WHERE id = (SELECT id FROM workflow_executions
+		 WHERE tenant_id = $1 AND id = (SELECT id FROM workflow_executions
 		             WHERE tenant_id = $1 AND queue = $2 AND status = 'PENDING' AND ($3::text[] IS NULL OR kind = ANY($3))
 		             ORDER BY dispatch_order LIMIT 1 FOR UPDATE SKIP LOCKED)
 		 RETURNING `+workflowColumns,
@@ -168,15 +188,21 @@ type Event struct {
 	CreatedAt time.Time
 }
 
-// Events returns the history of a tenant's workflow (tenant uuid.Nil: any)
-// in sequence order. Every workflow has at least its WORKFLOW_STARTED event,
-// so no rows means no such workflow.
+// eventFraming bounds what protobuf adds around one event in a GetEvents
+// response: the field tags, lengths and the sequence number.
+const eventFraming = 24
+
+// EventSize is what an event adds to a history's size: its bytes as
+// GetEvents sends them. history_bytes adds these up.
+func EventSize(e Event) int { return len(e.Data) + len(e.Type) + eventFraming }
+
+// Events returns the history of a tenant's workflow in sequence order.
+// Every workflow has at least its WORKFLOW_STARTED event, so no rows means
+// no such workflow.
 func (s *Store) Events(ctx context.Context, tenant, workflow uuid.UUID) ([]Event, error) {
 	rows, err := s.pool.Query(ctx,
-		`SELECT e.sequence, e.event_type, e.event_data, e.created_at
-		 FROM workflow_events e JOIN workflow_executions w ON w.id = e.workflow_id
-		 WHERE e.workflow_id = $1 AND ($2 = '00000000-0000-0000-0000-000000000000'::uuid OR w.tenant_id = $2)
-		 ORDER BY e.sequence`, workflow, tenant)
+		`SELECT sequence, event_type, event_data, created_at FROM workflow_events
+		 WHERE tenant_id = $2 AND workflow_id = $1 ORDER BY sequence`, workflow, tenant)
 	if err != nil {
 		return nil, err
 	}
@@ -194,22 +220,23 @@ func (s *Store) Events(ctx context.Context, tenant, workflow uuid.UUID) ([]Event
 }
 
 // SetWorkflowState upserts (or, with a nil value, deletes) a state key.
-func (t *Tx) SetWorkflowState(ctx context.Context, workflow uuid.UUID, key string, value json.RawMessage) error {
+func (t *Tx) SetWorkflowState(ctx context.Context, tenant, workflow uuid.UUID, key string, value json.RawMessage) error {
 	if value == nil {
-		_, err := t.tx.Exec(ctx, `DELETE FROM workflow_state WHERE workflow_id = $1 AND key = $2`, workflow, key)
+		_, err := t.tx.Exec(ctx, `DELETE FROM workflow_state WHERE tenant_id = $3 AND workflow_id = $1 AND key = $2`, workflow, key, tenant)
 		return err
 	}
 	_, err := t.tx.Exec(ctx,
-		`INSERT INTO workflow_state (workflow_id, key, value) VALUES ($1, $2, $3::json)
-		 ON CONFLICT (workflow_id, key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()`,
-		workflow, key, string(value))
+		`INSERT INTO workflow_state (tenant_id, workflow_id, key, value) VALUES ($4, $1, $2, $3::json)
+		 ON CONFLICT (tenant_id, workflow_id, key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()`,
+		workflow, key, string(value), tenant)
 	return err
 }
 
 // WorkflowState returns one state value of a workflow.
-func (s *Store) WorkflowState(ctx context.Context, workflow uuid.UUID, key string) (json.RawMessage, error) {
+func (s *Store) WorkflowState(ctx context.Context, tenant, workflow uuid.UUID, key string) (json.RawMessage, error) {
 	var v []byte
-	err := s.pool.QueryRow(ctx, `SELECT value FROM workflow_state WHERE workflow_id = $1 AND key = $2`, workflow, key).Scan(&v)
+	err := s.pool.QueryRow(ctx, `SELECT value FROM workflow_state WHERE tenant_id = $3 AND workflow_id = $1 AND key = $2`,
+		workflow, key, tenant).Scan(&v)
 	return v, notFound(err)
 }
 
@@ -249,9 +276,10 @@ func (t *Tx) ReplaceIdempotencyKey(ctx context.Context, tenant uuid.UUID, key st
 }
 
 // ActiveChildrenOf returns the ids of a workflow's children that have not ended.
-func (t *Tx) ActiveChildrenOf(ctx context.Context, parent uuid.UUID) ([]uuid.UUID, error) {
+func (t *Tx) ActiveChildrenOf(ctx context.Context, tenant, parent uuid.UUID) ([]uuid.UUID, error) {
 	rows, err := t.tx.Query(ctx,
-		`SELECT id FROM workflow_executions WHERE parent_id = $1 AND status NOT IN ('COMPLETED', 'FAILED', 'CANCELLED')`, parent)
+		`SELECT id FROM workflow_executions
+		 WHERE tenant_id = $2 AND parent_id = $1 AND status NOT IN ('COMPLETED', 'FAILED', 'CANCELLED')`, parent, tenant)
 	if err != nil {
 		return nil, err
 	}
