@@ -69,6 +69,10 @@ CREATE INDEX tasks_workflow_idx ON tasks (tenant_id, workflow_id) WHERE workflow
 DROP INDEX task_logs_task_idx;
 CREATE INDEX task_logs_task_idx ON task_logs (tenant_id, task_id, id);
 
+-- Progress is a number in [0, 1]; a NaN stored before that was checked
+-- made the task unreadable.
+UPDATE tasks SET progress = NULL WHERE progress = 'NaN' OR progress < 0 OR progress > 1;
+
 -- The size of each workflow's history, checked against the history limits.
 ALTER TABLE workflow_executions ADD COLUMN history_bytes bigint NOT NULL DEFAULT 0;
 UPDATE workflow_executions w SET history_bytes = coalesce(

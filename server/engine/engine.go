@@ -16,6 +16,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/flovyn/flovyn/internal/ttlcache"
 	"github.com/flovyn/flovyn/server/limits"
 	"github.com/flovyn/flovyn/server/notify"
 	"github.com/flovyn/flovyn/server/store"
@@ -53,8 +54,7 @@ type Engine struct {
 	kickMu sync.Mutex
 	kickAt time.Time
 
-	kindsMu sync.Mutex
-	kinds   map[kindsKey]kindsEntry
+	kinds *ttlcache.Cache[kindsKey, []string]
 
 	presence *Presence
 	// dropped are tasks whose worker let go of them without the result
@@ -83,7 +83,7 @@ func New(st *store.Store, hub *notify.Hub, cfg Config, log *slog.Logger) *Engine
 		cfg.HistoryWarnBytes = min(limits.DefaultHistoryWarnBytes, cfg.MaxHistoryBytes)
 	}
 	return &Engine{st: st, hub: hub, cfg: cfg, log: log, kick: make(chan struct{}, 1),
-		kinds: map[kindsKey]kindsEntry{}, presence: newPresence(), dropped: &droppedTasks{at: map[store.TaskRef]time.Time{}}}
+		kinds: ttlcache.New[kindsKey, []string](kindsCacheTTL, kindsCacheSize), presence: newPresence(), dropped: &droppedTasks{at: map[store.TaskRef]time.Time{}}}
 }
 
 // Presence is the registry of connected workers the API layer feeds.

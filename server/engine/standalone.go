@@ -54,8 +54,17 @@ func (e *Engine) SubmitTask(ctx context.Context, r SubmitTaskRequest) (id uuid.U
 	err = e.change(ctx, func(tx *store.Tx, fx *effects) error {
 		created, err = tx.InsertTask(ctx, store.Task{ID: id, TenantID: r.Tenant, Kind: r.Kind, Queue: r.Queue,
 			Input: r.Input, MaxRetries: r.MaxRetries, TimeoutMs: timeout}, 0)
+		if err != nil {
+			return err
+		}
 		if created {
 			fx.taskRunnable(r.Tenant, r.Queue)
+			return nil
+		}
+		// The key's task, unless a workflow took that id for a task of its own.
+		owner, err := tx.TaskWorkflow(ctx, r.Tenant, id)
+		if err == nil && owner != nil {
+			return invalid("idempotency_key", "its task id %s is taken by a workflow's task", id)
 		}
 		return err
 	})

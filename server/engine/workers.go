@@ -41,13 +41,9 @@ func (e *Engine) RegisterWorker(ctx context.Context, w store.Worker) (uuid.UUID,
 		return err
 	})
 	if err == nil {
-		e.kindsMu.Lock()
-		for k := range e.kinds {
-			if k.tenant == w.TenantID && (k.worker == w.Name || k.worker == id.String()) {
-				delete(e.kinds, k)
-			}
-		}
-		e.kindsMu.Unlock()
+		e.kinds.DeleteFunc(func(k kindsKey) bool {
+			return k.tenant == w.TenantID && (k.worker == w.Name || k.worker == id.String())
+		})
 	}
 	return id, err
 }
@@ -67,12 +63,12 @@ type kindsKey struct {
 	capType string
 }
 
-type kindsEntry struct {
-	kinds   []string
-	fetched time.Time
-}
-
-const kindsCacheTTL = 30 * time.Second
+// The kinds cache holds an entry per polling worker id for a while; worker
+// ids come from the client, so the number of entries is bounded too.
+const (
+	kindsCacheTTL  = 30 * time.Second
+	kindsCacheSize = 10_000
+)
 
 // workerKinds returns the kinds a polling worker registered, so it is only
 // offered work it can run; nil (any kind) for a worker that did not register
@@ -82,11 +78,8 @@ func (e *Engine) workerKinds(ctx context.Context, tenant uuid.UUID, worker, capT
 		return nil, nil
 	}
 	key := kindsKey{tenant, worker, capType}
-	e.kindsMu.Lock()
-	entry, ok := e.kinds[key]
-	e.kindsMu.Unlock()
-	if ok && time.Since(entry.fetched) < kindsCacheTTL {
-		return entry.kinds, nil
+	if kinds, ok := e.kinds.Get(key); ok {
+		return kinds, nil
 	}
 	kinds, _, err := e.st.WorkerKinds(ctx, tenant, worker, capType)
 	if err != nil {
@@ -95,9 +88,7 @@ func (e *Engine) workerKinds(ctx context.Context, tenant uuid.UUID, worker, capT
 	if len(kinds) == 0 {
 		kinds = nil
 	}
-	e.kindsMu.Lock()
-	e.kinds[key] = kindsEntry{kinds: kinds, fetched: time.Now()}
-	e.kindsMu.Unlock()
+	e.kinds.Put(key, kinds)
 	return kinds, nil
 }
 
@@ -111,6 +102,10 @@ type Presence struct {
 
 func newPresence() *Presence { return &Presence{conns: map[uint64]map[store.WorkerRef]bool{}} }
 
+// maxWorkersPerConn bounds the worker ids one connection can make the
+// server remember; a real worker process uses one or two.
+const maxWorkersPerConn = 64
+
 // Seen records that a tenant's worker polled on connection conn.
 func (p *Presence) Seen(conn uint64, tenant uuid.UUID, worker string) {
 	if worker == "" || conn == 0 {
@@ -123,7 +118,9 @@ func (p *Presence) Seen(conn uint64, tenant uuid.UUID, worker string) {
 		refs = map[store.WorkerRef]bool{}
 		p.conns[conn] = refs
 	}
-	refs[store.WorkerRef{Tenant: tenant, ID: worker}] = true
+	if len(refs) < maxWorkersPerConn {
+		refs[store.WorkerRef{Tenant: tenant, ID: worker}] = true
+	}
 }
 
 // Closed forgets conn and returns the workers no other connection has.

@@ -221,6 +221,9 @@ func (e *Engine) PollWorkflow(ctx context.Context, tenant uuid.UUID, queue, work
 // work claimed for a poller that left meanwhile is given back.
 func pollFor[T any](ctx context.Context, e *Engine, kind notify.WorkKind, tenant uuid.UUID, queue, worker string,
 	claim func(kinds []string) (T, error), unclaim func(context.Context, T) error) (*T, error) {
+	if err := firstErr(limits.OptionalName("queue", queue), limits.OptionalName("worker_id", worker)); err != nil {
+		return nil, err
+	}
 	if queue == "" {
 		queue = DefaultQueue
 	}

@@ -3,13 +3,13 @@ package grpcapi
 import (
 	"context"
 	"errors"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/flovyn/flovyn/internal/ttlcache"
 	"github.com/flovyn/flovyn/server/auth"
 	"github.com/flovyn/flovyn/server/engine"
 	"github.com/flovyn/flovyn/server/store"
@@ -95,33 +95,25 @@ func (a *api) concreteTenant(ctx context.Context, orgID string) (uuid.UUID, erro
 	return tenant, err
 }
 
-// tenantCache remembers which tenant ids exist, to check org_id cheaply.
+// tenantCache remembers for a minute which tenant ids exist, to check
+// org_id cheaply. The ids come from callers (the Rust SDK sends a random
+// one), so it is bounded.
 type tenantCache struct {
-	mu   sync.Mutex
-	seen map[uuid.UUID]tenantSeen
+	*ttlcache.Cache[uuid.UUID, bool]
 }
 
-type tenantSeen struct {
-	exists bool
-	at     time.Time
+func newTenantCache() tenantCache {
+	return tenantCache{ttlcache.New[uuid.UUID, bool](time.Minute, 10_000)}
 }
 
-func (c *tenantCache) exists(ctx context.Context, st *store.Store, id uuid.UUID) (bool, error) {
-	c.mu.Lock()
-	s, ok := c.seen[id]
-	c.mu.Unlock()
-	if ok && time.Since(s.at) < time.Minute {
-		return s.exists, nil
+func (c tenantCache) exists(ctx context.Context, st *store.Store, id uuid.UUID) (bool, error) {
+	if exists, ok := c.Get(id); ok {
+		return exists, nil
 	}
 	_, err := st.TenantByID(ctx, id)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return false, err
 	}
-	c.mu.Lock()
-	if c.seen == nil {
-		c.seen = map[uuid.UUID]tenantSeen{}
-	}
-	c.seen[id] = tenantSeen{exists: err == nil, at: time.Now()}
-	c.mu.Unlock()
+	c.Put(id, err == nil)
 	return err == nil, nil
 }

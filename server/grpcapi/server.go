@@ -52,7 +52,7 @@ type api struct {
 // NewServer returns a gRPC server with every flovyn.v1 service registered.
 func NewServer(o Options) *grpc.Server {
 	a := authInterceptor{auth: o.Auth, methods: o.Methods, authz: o.Authorizer, log: o.Logger}
-	shared := &api{engine: o.Engine, store: o.Store, log: o.Logger}
+	shared := &api{engine: o.Engine, store: o.Store, log: o.Logger, tenants: newTenantCache()}
 	s := grpc.NewServer(
 		// The Rust SDK pings every 30 s even when idle; grpc-go's default
 		// policy would answer that with GOAWAY too_many_pings.
