@@ -3,13 +3,21 @@ PROTOC_GEN_GO_VERSION      := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
 BIN := $(CURDIR)/bin
 
-.PHONY: build test proto lint bench
+.PHONY: build test fuzz proto lint bench
 
 build:
 	go build -o $(BIN)/flovyn .
 
 test:
 	go test ./...
+
+# Runs each fuzz target briefly (CI runs this after the tests; the seed
+# corpora already run as part of `make test`). FUZZTIME=1m for longer.
+FUZZTIME ?= 10s
+fuzz:
+	go test ./server/grpcapi -run '^$$' -fuzz '^FuzzToCommand$$' -fuzztime $(FUZZTIME)
+	go test ./server/httpapi -run '^$$' -fuzz '^FuzzStartBody$$' -fuzztime $(FUZZTIME)
+	go test ./server/httpapi -run '^$$' -fuzz '^FuzzSignalBody$$' -fuzztime $(FUZZTIME)
 
 # Measures throughput, latency, wake-ups, timers, RSS and PostgreSQL
 # transactions per workflow against DESIGN §7 (embedded PostgreSQL, ~90 s).

@@ -13,6 +13,7 @@ import (
 
 	flovynv1 "github.com/flovyn/flovyn/proto/flovyn/v1"
 	"github.com/flovyn/flovyn/sdk"
+	"github.com/flovyn/flovyn/server/limits"
 )
 
 // The RPCs the SDKs wrap but do not call in their worker paths.
@@ -174,7 +175,7 @@ func TestOversizedMessageIsRefused(t *testing.T) {
 	e := start(t)
 	c := e.client()
 	dispatch := flovynv1.NewWorkflowDispatchClient(c.Conn())
-	big := make([]byte, 17<<20)
+	big := make([]byte, limits.MessageBytes(0, 0)+1)
 	for i := range big {
 		big[i] = ' '
 	}
@@ -182,6 +183,6 @@ func TestOversizedMessageIsRefused(t *testing.T) {
 	_, err := dispatch.StartWorkflow(context.Background(), &flovynv1.StartWorkflowRequest{WorkflowKind: "big", Input: big},
 		grpc.MaxCallSendMsgSize(32<<20))
 	if status.Code(err) != codes.ResourceExhausted {
-		t.Fatalf("17 MiB StartWorkflow: %v, want RESOURCE_EXHAUSTED", err)
+		t.Fatalf("a %d-byte StartWorkflow: %v, want RESOURCE_EXHAUSTED", len(big), err)
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/flovyn/flovyn/server/engine"
 	"github.com/flovyn/flovyn/server/grpcapi"
 	"github.com/flovyn/flovyn/server/httpapi"
+	"github.com/flovyn/flovyn/server/limits"
 	"github.com/flovyn/flovyn/server/notify"
 	"github.com/flovyn/flovyn/server/store"
 )
@@ -140,15 +141,16 @@ func (s *Server) prepare(ctx context.Context, o Options) error {
 		}
 	}
 	s.engine = engine.New(s.store, hub, o.Engine, s.log)
-	s.grpc = grpcapi.NewServer(grpcapi.Options{Auth: s.auth, Methods: o.GRPCMethods, Authorizer: s.authz, Engine: s.engine, Store: s.store, Logger: s.log})
+	s.grpc = grpcapi.NewServer(grpcapi.Options{Auth: s.auth, Methods: o.GRPCMethods, Authorizer: s.authz, Engine: s.engine, Store: s.store, Logger: s.log,
+		MaxMessageBytes: limits.MessageBytes(o.Engine.MaxPayloadBytes, o.Engine.MaxHistoryBytes)})
 	restAuthz := o.Authorizer
 	if restAuthz == nil {
 		restAuthz = s.authz
 	}
-	s.http = &http.Server{Handler: httpapi.New(httpapi.Options{
+	s.http = httpapi.NewServer(httpapi.New(httpapi.Options{
 		Store: s.store, Engine: s.engine, Auth: s.auth, Methods: o.HTTPMethods, Authorizer: restAuthz,
-		ExcludePaths: o.HTTPExcludePaths, Metrics: o.Metrics, Logger: s.log,
-	}), ReadHeaderTimeout: 10 * time.Second}
+		ExcludePaths: o.HTTPExcludePaths, Metrics: o.Metrics, Logger: s.log, MaxPayloadBytes: o.Engine.MaxPayloadBytes,
+	}), httpapi.ServerOptions{}) // timeouts: httpapi.ReadHeaderTimeout, ReadTimeout, IdleTimeout; no WriteTimeout
 	return nil
 }
 

@@ -133,7 +133,7 @@ func TestGRPCAuthentication(t *testing.T) {
 	if err := call(revoked); err != nil {
 		t.Fatalf("before revocation: %v", err)
 	}
-	if _, err := srv.Auth().Revoke(ctx, testTenant.ID, revokedCred.ID); err != nil {
+	if _, err := srv.Auth().Revoke(ctx, testTenant.ID, revokedCred.ID, false); err != nil {
 		t.Fatal(err)
 	}
 

@@ -251,8 +251,8 @@ func secretPrefix(kind string) string {
 }
 
 // Revoke revokes a tenant's credential; this process refuses it at once.
-func (a *Authenticator) Revoke(ctx context.Context, tenantID, id uuid.UUID) (store.Credential, error) {
-	cred, err := a.store.RevokeCredential(ctx, tenantID, id)
+func (a *Authenticator) Revoke(ctx context.Context, tenantID, id uuid.UUID, keepLast bool) (store.Credential, error) {
+	cred, err := a.store.RevokeCredential(ctx, tenantID, id, keepLast)
 	if err != nil {
 		return cred, err
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/flovyn/flovyn/server/limits"
 	"github.com/flovyn/flovyn/server/store"
 )
 
@@ -26,6 +27,9 @@ func (e *Engine) ResolvePromise(ctx context.Context, tenant uuid.UUID, ref strin
 func (e *Engine) RejectPromise(ctx context.Context, tenant uuid.UUID, ref, message string) error {
 	return e.settlePromise(ctx, tenant, ref, promiseRejected, nil, message)
 }
+
+// maxPromiseRef is the longest "<workflow id>:<name>".
+const maxPromiseRef = 37 + limits.MaxName
 
 // parsePromiseRef accepts a promise's id, or "<workflow id>:<name>" or
 // "<workflow id>/<name>" (forms older clients send).
@@ -59,6 +63,9 @@ func (e *SettledError) Error() string {
 // settlePromise settles a pending promise once; settling it again changes
 // nothing and returns a *SettledError.
 func (e *Engine) settlePromise(ctx context.Context, tenant uuid.UUID, ref, outcome string, value json.RawMessage, message string) error {
+	if err := firstErr(limits.Text("promise_id", ref, maxPromiseRef), e.payload("value", value), limits.Message("error", message)); err != nil {
+		return err
+	}
 	id, workflow, name, err := parsePromiseRef(ref)
 	if err != nil {
 		return err

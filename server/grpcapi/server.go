@@ -21,11 +21,9 @@ import (
 	flovynv1 "github.com/flovyn/flovyn/proto/flovyn/v1"
 	"github.com/flovyn/flovyn/server/auth"
 	"github.com/flovyn/flovyn/server/engine"
+	"github.com/flovyn/flovyn/server/limits"
 	"github.com/flovyn/flovyn/server/store"
 )
-
-// MaxMessageSize bounds one request or response; larger ones get RESOURCE_EXHAUSTED.
-const MaxMessageSize = 16 << 20
 
 // Options configures the gRPC server.
 type Options struct {
@@ -37,6 +35,9 @@ type Options struct {
 	Engine     *engine.Engine
 	Store      *store.Store
 	Logger     *slog.Logger
+	// MaxMessageBytes bounds one request or response; larger ones get
+	// RESOURCE_EXHAUSTED before they are read whole (see limits.MessageBytes).
+	MaxMessageBytes int
 }
 
 // api is what every service shares.
@@ -52,6 +53,9 @@ type api struct {
 // NewServer returns a gRPC server with every flovyn.v1 service registered.
 func NewServer(o Options) *grpc.Server {
 	a := authInterceptor{auth: o.Auth, methods: o.Methods, authz: o.Authorizer, log: o.Logger}
+	if o.MaxMessageBytes <= 0 {
+		o.MaxMessageBytes = limits.MessageBytes(0, 0)
+	}
 	shared := &api{engine: o.Engine, store: o.Store, log: o.Logger, tenants: newTenantCache()}
 	s := grpc.NewServer(
 		// The Rust SDK pings every 30 s even when idle; grpc-go's default
@@ -60,8 +64,8 @@ func NewServer(o Options) *grpc.Server {
 		// Reused handler goroutines keep their grown stacks; a fresh
 		// goroutine per call spends measurable time growing its stack.
 		grpc.NumStreamWorkers(uint32(8*runtime.NumCPU())),
-		grpc.MaxRecvMsgSize(MaxMessageSize),
-		grpc.MaxSendMsgSize(MaxMessageSize),
+		grpc.MaxRecvMsgSize(o.MaxMessageBytes),
+		grpc.MaxSendMsgSize(o.MaxMessageBytes),
 		grpc.ChainUnaryInterceptor(a.unary),
 		grpc.ChainStreamInterceptor(a.stream),
 		grpc.StatsHandler(&connTracker{engine: o.Engine}),

@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/flovyn/flovyn/server/auth"
+	"github.com/flovyn/flovyn/server/limits"
 	"github.com/flovyn/flovyn/server/store"
 )
 
@@ -39,6 +40,9 @@ func (a *api) tenantOf(ctx context.Context, slug string) (store.Tenant, auth.Pri
 	p, err := principal(ctx)
 	if err != nil {
 		return store.Tenant{}, p, err
+	}
+	if err := limits.Name("path.slug", slug); err != nil {
+		return store.Tenant{}, p, refused(err)
 	}
 	t, err := a.store.TenantBySlug(ctx, slug)
 	if errors.Is(err, store.ErrNotFound) || err == nil && !seesTenant(p, t.ID) {

@@ -4,10 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"reflect"
 	"strings"
+	"time"
+	"unicode/utf8"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
@@ -16,6 +19,7 @@ import (
 
 	"github.com/flovyn/flovyn/server/auth"
 	"github.com/flovyn/flovyn/server/engine"
+	"github.com/flovyn/flovyn/server/limits"
 	"github.com/flovyn/flovyn/server/store"
 )
 
@@ -45,27 +49,46 @@ type Options struct {
 	// Metrics serves Prometheus' /metrics.
 	Metrics bool
 	Logger  *slog.Logger
+	// MaxPayloadBytes bounds each payload a request carries (workflow input,
+	// signal value, promise value); 0 means limits.DefaultMaxPayloadBytes.
+	// A request body may hold that much per payload plus EnvelopeBytes.
+	MaxPayloadBytes int
+	// MaxLargeBodies is how many requests with a body over LargeBodyBytes
+	// (or of unknown length) are read at once; 0 means DefaultMaxLargeBodies.
+	MaxLargeBodies int
+	// LargeBodyWait bounds how long such a request waits for its turn before
+	// it is refused with 503; 0 means DefaultLargeBodyWait.
+	LargeBodyWait time.Duration
 }
 
 // api holds what the REST handlers share.
 type api struct {
-	store   *store.Store
-	engine  *engine.Engine
-	auth    *auth.Authenticator
-	methods auth.Methods
-	authz   auth.Authorizer
-	exclude map[string]bool
-	log     *slog.Logger
+	store      *store.Store
+	engine     *engine.Engine
+	auth       *auth.Authenticator
+	methods    auth.Methods
+	authz      auth.Authorizer
+	exclude    map[string]bool
+	log        *slog.Logger
+	maxPayload int
+}
+
+func newAPI(o Options) *api {
+	a := &api{
+		store: o.Store, engine: o.Engine, auth: o.Auth, methods: o.Methods, authz: o.Authorizer,
+		exclude: map[string]bool{}, log: o.Logger, maxPayload: o.MaxPayloadBytes,
+	}
+	if a.maxPayload <= 0 {
+		a.maxPayload = limits.DefaultMaxPayloadBytes
+	}
+	return a
 }
 
 // New returns the HTTP handler: health, metrics, the REST admin API, its
 // OpenAPI document and docs page. Every path but the excluded ones needs a
 // bearer credential; without a valid one the answer is 401 problem+json.
 func New(o Options) http.Handler {
-	a := &api{
-		store: o.Store, engine: o.Engine, auth: o.Auth, methods: o.Methods, authz: o.Authorizer,
-		exclude: map[string]bool{}, log: o.Logger,
-	}
+	a := newAPI(o)
 	if a.authz == nil {
 		a.authz = TenantScope{}
 	}
@@ -93,13 +116,14 @@ func New(o Options) http.Handler {
 	h := humago.New(mux, humaConfig())
 	a.routes(h)
 	finishDocument(h.OpenAPI())
-	return a.authenticate(mux)
+	gate := newBodyGate(a.maxBodyBytes(), o.MaxLargeBodies, o.LargeBodyWait)
+	return a.authenticate(gate.wrap(mux))
 }
 
 // OpenAPI returns the API description, for tools that export it.
 func OpenAPI() *huma.OpenAPI {
 	h := humago.New(http.NewServeMux(), humaConfig())
-	(&api{}).routes(h)
+	newAPI(Options{}).routes(h)
 	finishDocument(h.OpenAPI())
 	return h.OpenAPI()
 }
@@ -119,10 +143,42 @@ func humaConfig() huma.Config {
 			Description: "A worker token (fwt_…), an API key (fak_…), a static key from the configuration or a JWT."},
 	}
 	c.Security = []map[string][]string{{"bearer": {}}}
+	c.Formats = map[string]huma.Format{"application/json": jsonFormat, "json": jsonFormat}
 	return c
 }
 
+// jsonFormat is huma's JSON format refusing a body that is not UTF-8
+// (RFC 8259 requires it): encoding/json would silently turn each invalid
+// byte of a string into U+FFFD, and keep them as they are in a payload.
+var jsonFormat = huma.Format{
+	Marshal: huma.DefaultJSONFormat.Marshal,
+	Unmarshal: func(data []byte, v any) error {
+		if !utf8.Valid(data) {
+			return fmt.Errorf("not valid UTF-8 (at byte %d): a JSON body must be UTF-8", invalidUTF8At(data))
+		}
+		return json.Unmarshal(data, v)
+	},
+}
+
+func invalidUTF8At(b []byte) int {
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && n == 1 {
+			return i
+		}
+		i += n
+	}
+	return -1
+}
+
+// maxEchoedValue bounds the value a problem echoes back: a refused body is
+// not sent back whole.
+const maxEchoedValue = 256
+
 func init() {
+	// Property names are exact: encoding/json would take "Kind" for "kind"
+	// (and the last of the two when both are sent).
+	huma.ValidateStrictCasing = true
 	// Invalid input is 400 everywhere: huma's schema validation says 422,
 	// which this API does not use. A missing property is reported at its
 	// own location (body.kind), not at the object that lacks it (body).
@@ -132,9 +188,16 @@ func init() {
 		if status == http.StatusUnprocessableEntity {
 			status = http.StatusBadRequest
 		}
+		status, msg, errs = bodyReadError(status, msg, errs)
 		for _, err := range errs {
 			d, ok := err.(*huma.ErrorDetail)
-			if !ok || d.Location == "" {
+			if !ok {
+				continue
+			}
+			if v, ok := d.Value.(string); ok && len(v) > maxEchoedValue {
+				d.Value = strings.ToValidUTF8(v[:maxEchoedValue], "") + "…"
+			}
+			if d.Location == "" {
 				continue
 			}
 			if name, ok := strings.CutPrefix(d.Message, missingPrefix); ok {
@@ -145,6 +208,35 @@ func init() {
 		}
 		return newError(status, msg, errs...)
 	}
+}
+
+// bodyReadError rewords huma's errors about reading a request body: a body
+// over the operation's limit names the limit (413), and one that could not
+// be read is the client's fault (400, or 413 when http.MaxBytesReader
+// stopped it), never a 500.
+func bodyReadError(status int, msg string, errs []error) (int, string, []error) {
+	var limit int64
+	switch {
+	case status == http.StatusRequestEntityTooLarge && strings.HasPrefix(msg, "request body is too large"):
+		_, _ = fmt.Sscanf(msg, "request body is too large limit=%d bytes", &limit)
+	case status == http.StatusInternalServerError && msg == "cannot read request body":
+		var mbe *http.MaxBytesError
+		for _, err := range errs {
+			if errors.As(err, &mbe) {
+				limit = mbe.Limit
+			}
+		}
+		if limit == 0 {
+			return http.StatusBadRequest, "could not read the request body",
+				[]error{&huma.ErrorDetail{Location: "body", Message: "the request body could not be read"}}
+		}
+	default:
+		return status, msg, errs
+	}
+	m := fmt.Sprintf("the request body is %d bytes or more: this operation accepts less (each payload is limited by "+
+		"max_payload_bytes, the rest of the body by %d bytes)", limit, EnvelopeBytes)
+	return http.StatusRequestEntityTooLarge, "request body too large",
+		[]error{&huma.ErrorDetail{Location: "body", Message: m}}
 }
 
 // finishDocument makes the document say what the API does: 422 responses
@@ -166,6 +258,10 @@ func finishDocument(doc *huma.OpenAPI) {
 	}
 }
 
+// maxAuthorization bounds the Authorization header: JWTs of identity
+// providers can be a few kilobytes, never more.
+const maxAuthorization = 16 << 10
+
 // authenticate resolves the bearer credential of every request to a path
 // that is not excluded, refusing it with 401 when missing or invalid.
 func (a *api) authenticate(next http.Handler) http.Handler {
@@ -174,7 +270,18 @@ func (a *api) authenticate(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		p, err := a.auth.Authenticate(r.Context(), r.Header.Get("Authorization"), a.methods)
+		header := r.Header.Get("Authorization")
+		var p auth.Principal
+		var err error
+		if limits.Text("Authorization", header, maxAuthorization) != nil {
+			// No credential holds such bytes; the store is not asked.
+			err = fmt.Errorf("%w: unknown credential", auth.ErrUnauthenticated)
+		} else {
+			p, err = a.auth.Authenticate(r.Context(), header, a.methods)
+			if _, bad := store.DataError(err); bad {
+				err = fmt.Errorf("%w: unknown credential", auth.ErrUnauthenticated)
+			}
+		}
 		switch {
 		case errors.Is(err, auth.ErrUnauthenticated):
 			w.Header().Set("WWW-Authenticate", `Bearer realm="flovyn"`)
@@ -192,11 +299,11 @@ func (a *api) authenticate(next http.Handler) http.Handler {
 }
 
 // writeProblem writes an RFC 9457 problem document outside huma.
-func writeProblem(w http.ResponseWriter, status int, detail string) {
+func writeProblem(w http.ResponseWriter, status int, detail string, errs ...*huma.ErrorDetail) {
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(&huma.ErrorModel{Title: http.StatusText(status), Status: status, Detail: detail})
+	_ = json.NewEncoder(w).Encode(&huma.ErrorModel{Title: http.StatusText(status), Status: status, Detail: detail, Errors: errs})
 }
 
 // routePrefixes are the two spellings of the tenant routes.
@@ -271,34 +378,76 @@ func badRequest(location, msg string, value any) error {
 	return huma.Error400BadRequest(location+": "+msg, errorField(location, msg, value))
 }
 
-// restField maps an engine field name (the proto's) onto this API's.
+// restField maps an engine field name (the proto's, e.g. "workflow_kind"
+// or "metadata.<key>") onto this API's location ("body.kind",
+// "body.metadata.<key>"). Only the first segment is renamed: a metadata key
+// is the caller's own spelling.
 func restField(field string) string {
-	switch field {
+	head, rest, dotted := strings.Cut(field, ".")
+	switch head {
 	case "workflow_kind":
-		return "body.kind"
+		head = "kind"
+	case "workflow_input":
+		head = "input"
+	case "workflow_version":
+		head = "version"
 	case "idempotency_key_ttl_seconds":
-		return "body.idempotencyKeyTtl"
+		head = "idempotencyKeyTtl"
 	case "promise_id":
 		return "path.id"
+	case "request", "":
+		return "body"
 	}
-	parts := strings.Split(field, "_")
+	if strings.Trim(head, "abcdefghijklmnopqrstuvwxyz0123456789_") != "" {
+		return "body" // not a field, e.g. "history of <id>"
+	}
+	parts := strings.Split(head, "_")
 	for i := 1; i < len(parts); i++ {
 		if parts[i] != "" {
 			parts[i] = strings.ToUpper(parts[i][:1]) + parts[i][1:]
 		}
 	}
-	return "body." + strings.Join(parts, "")
+	head = strings.Join(parts, "")
+	if dotted {
+		return "body." + head + "." + rest
+	}
+	return "body." + head
+}
+
+// refused turns a *limits.Error raised at this edge, whose Field already is
+// a location of this API ("query.kind"), into a 400 problem.
+func refused(err error) error {
+	var le *limits.Error
+	if errors.As(err, &le) {
+		return badRequest(le.Field, le.Msg, nil)
+	}
+	return err
+}
+
+// tooLarge is the 413 problem of a payload (or a history) over its limit.
+func tooLarge(location string, e *limits.TooLargeError) error {
+	msg := fmt.Sprintf("%d bytes exceeds the %s limit of %d bytes", e.Size, e.Limit, e.Max)
+	if location == "body" {
+		msg = e.Error() // what grew too large, in the engine's words
+	}
+	return huma.NewError(http.StatusRequestEntityTooLarge, location+": "+msg, errorField(location, msg, nil))
 }
 
 // fail turns an error from the engine or the store into a problem.
 func (a *api) fail(what string, err error) error {
 	var inv *engine.InvalidError
+	var big *limits.TooLargeError
+	var settled *engine.SettledError
 	var se huma.StatusError
 	switch {
 	case errors.As(err, &se):
 		return se
 	case errors.As(err, &inv):
 		return badRequest(restField(inv.Field), inv.Msg, nil)
+	case errors.As(err, &big):
+		return tooLarge(restField(big.Field), big)
+	case errors.As(err, &settled):
+		return huma.Error409Conflict(settled.Error())
 	case errors.Is(err, engine.ErrNotFound), errors.Is(err, store.ErrNotFound):
 		return huma.Error404NotFound(what + " not found")
 	case errors.Is(err, engine.ErrTerminal):
@@ -309,6 +458,10 @@ func (a *api) fail(what string, err error) error {
 		return huma.Error403Forbidden(err.Error())
 	case errors.Is(err, context.Canceled):
 		return huma.NewError(499, "request cancelled")
+	}
+	if msg, ok := store.DataError(err); ok {
+		// The edge checks every field first; this is the net under them.
+		return badRequest("body", "the database refused a value: "+msg, nil)
 	}
 	a.log.Error("request failed", "what", what, "err", err)
 	return huma.Error500InternalServerError("internal error; see the server log")

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/flovyn/flovyn/server/auth"
+	"github.com/flovyn/flovyn/server/limits"
 	"github.com/flovyn/flovyn/server/store"
 )
 
@@ -52,15 +54,15 @@ type IssuedCredential struct {
 
 // CreateWorkerTokenRequest issues a worker token.
 type CreateWorkerTokenRequest struct {
-	DisplayName string     `json:"displayName,omitempty" maxLength:"200"`
-	ExpiresAt   *time.Time `json:"expiresAt,omitempty" doc:"When the token stops working; default never."`
+	DisplayName string     `json:"displayName,omitempty" maxLength:"255"`
+	ExpiresAt   *time.Time `json:"expiresAt,omitempty" doc:"When the token stops working (in the future); default never."`
 }
 
 // CreateAPIKeyRequest issues an API key: a user credential with a role.
 type CreateAPIKeyRequest struct {
-	DisplayName string     `json:"displayName,omitempty" maxLength:"200"`
+	DisplayName string     `json:"displayName,omitempty" maxLength:"255"`
 	Role        string     `json:"role,omitempty" enum:"OWNER,ADMIN,MEMBER,VIEWER" default:"MEMBER" doc:"At most the caller's own role."`
-	ExpiresAt   *time.Time `json:"expiresAt,omitempty" doc:"When the key stops working; default never."`
+	ExpiresAt   *time.Time `json:"expiresAt,omitempty" doc:"When the key stops working (in the future); default never."`
 }
 
 // CredentialList lists a tenant's credentials of one kind, newest first.
@@ -87,8 +89,9 @@ type credentialListOutput struct {
 }
 
 type credentialIDInput struct {
-	Slug string `path:"slug" doc:"The tenant's slug."`
-	ID   string `path:"id" doc:"The credential id."`
+	Slug  string `path:"slug" doc:"The tenant's slug."`
+	ID    string `path:"id" doc:"The credential id."`
+	Force bool   `query:"force" doc:"Revoke even the tenant's last active OWNER credential, or its last instance administrator's."`
 }
 
 type credentialOutput struct {
@@ -101,14 +104,14 @@ func (a *api) credentialRoutes(h huma.API) {
 		// The path of the worker-token plugin of the original server.
 		{"/{slug}/worker-token/tokens", "worker-token-plugin"},
 	} {
-		register(h, huma.Operation{
+		register(h, a.withBody(huma.Operation{
 			OperationID: "create-" + tokens.id, Method: http.MethodPost, Path: tokens.path,
 			Summary:       "Issue a worker token",
 			Description:   "Issues a worker token (fwt_…) for the tenant. The token is in the response only.",
 			Tags:          []string{tagCredentials},
 			DefaultStatus: http.StatusCreated,
 			Errors:        tenantErrors,
-		}, a.createWorkerToken)
+		}, 0), a.createWorkerToken)
 		register(h, huma.Operation{
 			OperationID: "list-" + tokens.id + "s", Method: http.MethodGet, Path: tokens.path,
 			Summary: "List worker tokens",
@@ -120,17 +123,17 @@ func (a *api) credentialRoutes(h huma.API) {
 			Summary:     "Revoke a worker token",
 			Description: "Revokes the token; it is refused at once on gRPC and REST.",
 			Tags:        []string{tagCredentials},
-			Errors:      tenantErrors,
+			Errors:      errorsPlus(http.StatusConflict),
 		}, a.credentialRevoker(store.CredentialWorkerToken))
 	}
-	register(h, huma.Operation{
+	register(h, a.withBody(huma.Operation{
 		OperationID: "create-api-key", Method: http.MethodPost, Path: "/{slug}/api-keys",
 		Summary:       "Issue an API key",
 		Description:   "Issues an API key (fak_…): a user credential with a role no higher than the caller's.",
 		Tags:          []string{tagCredentials},
 		DefaultStatus: http.StatusCreated,
 		Errors:        tenantErrors,
-	}, a.createAPIKey)
+	}, 0), a.createAPIKey)
 	register(h, huma.Operation{
 		OperationID: "list-api-keys", Method: http.MethodGet, Path: "/{slug}/api-keys",
 		Summary: "List API keys",
@@ -139,11 +142,24 @@ func (a *api) credentialRoutes(h huma.API) {
 	}, a.credentialLister(store.CredentialAPIKey))
 	register(h, huma.Operation{
 		OperationID: "revoke-api-key", Method: http.MethodDelete, Path: "/{slug}/api-keys/{id}",
-		Summary:     "Revoke an API key",
-		Description: "Revokes the key; it is refused at once on gRPC and REST.",
-		Tags:        []string{tagCredentials},
-		Errors:      tenantErrors,
+		Summary: "Revoke an API key",
+		Description: "Revokes the key; it is refused at once on gRPC and REST. Nobody revokes a key of a higher role " +
+			"than their own (403; instance administrators rank above OWNER), and the tenant's last active OWNER key, " +
+			"or last instance administrator's key, is revoked only with force=true (409 otherwise).",
+		Tags:   []string{tagCredentials},
+		Errors: errorsPlus(http.StatusConflict),
 	}, a.credentialRevoker(store.CredentialAPIKey))
+}
+
+// checkNewCredential checks the fields of a credential to issue.
+func checkNewCredential(displayName string, expiresAt *time.Time) error {
+	if err := limits.OptionalName("body.displayName", displayName); err != nil {
+		return refused(err)
+	}
+	if expiresAt != nil && !expiresAt.After(time.Now()) {
+		return badRequest("body.expiresAt", "must be in the future", expiresAt.UTC().Format(time.RFC3339))
+	}
+	return nil
 }
 
 func (a *api) issue(ctx context.Context, n auth.NewCredential) (*issuedOutput, error) {
@@ -157,6 +173,9 @@ func (a *api) issue(ctx context.Context, n auth.NewCredential) (*issuedOutput, e
 func (a *api) createWorkerToken(ctx context.Context, in *createWorkerTokenInput) (*issuedOutput, error) {
 	t, p, err := a.scope(ctx, in.Slug, auth.ActionCredentialCreate, "credential", "")
 	if err != nil {
+		return nil, err
+	}
+	if err := checkNewCredential(in.Body.DisplayName, in.Body.ExpiresAt); err != nil {
 		return nil, err
 	}
 	name := in.Body.DisplayName
@@ -184,6 +203,9 @@ func (a *api) createAPIKey(ctx context.Context, in *createAPIKeyInput) (*issuedO
 	}
 	if !instanceAdmin(p) && roleRank(role) > roleRank(p.Role) {
 		return nil, huma.Error403Forbidden(fmt.Sprintf("an API key may not have a higher role (%s) than its issuer's (%q)", role, p.Role))
+	}
+	if err := checkNewCredential(in.Body.DisplayName, in.Body.ExpiresAt); err != nil {
+		return nil, err
 	}
 	name := in.Body.DisplayName
 	if name == "" {
@@ -238,13 +260,52 @@ func (a *api) credentialRevoker(kind string) func(context.Context, *credentialID
 		if err != nil {
 			return nil, a.fail(what, err)
 		}
-		cred, err = a.auth.Revoke(ctx, t.ID, id)
+		if err := mayRevoke(p, cred); err != nil {
+			return nil, err
+		}
+		cred, err = a.auth.Revoke(ctx, t.ID, id, !in.Force)
+		var last *store.LastCredentialError
+		if errors.As(err, &last) {
+			return nil, huma.Error409Conflict(fmt.Sprintf("%s; revoking it may leave nobody able to manage the %s. "+
+				"Issue another first, or pass force=true", last, lockedOut(last)))
+		}
 		if err != nil {
 			return nil, a.fail(what, err)
 		}
-		a.log.Info("credential revoked", "tenant", t.Slug, "id", id, "kind", kind, "by", p.ID)
+		a.log.Info("credential revoked", "tenant", t.Slug, "id", id, "kind", kind, "by", p.ID, "force", in.Force)
 		return &credentialOutput{Body: credentialOut(cred)}, nil
 	}
+}
+
+// mayRevoke applies the rules of rank to revoking cred, as to issuing one:
+// nobody revokes a credential ranking above their own (instance
+// administrators rank above OWNER). Revoking a revoked credential again
+// changes nothing and is always allowed. (The tenant's last active OWNER
+// credential, or its last instance administrator's, goes only with force:
+// the store checks that as it revokes.)
+func mayRevoke(p auth.Principal, cred store.Credential) error {
+	if cred.RevokedAt != nil {
+		return nil
+	}
+	if !instanceAdmin(p) {
+		if cred.InstanceAdmin {
+			return huma.Error403Forbidden(fmt.Sprintf("%s %q may not revoke credential %s: it belongs to an instance "+
+				"administrator, who ranks above every tenant role; only an instance administrator may", p.Type, p.ID, cred.ID))
+		}
+		if roleRank(cred.Role) > roleRank(p.Role) {
+			return huma.Error403Forbidden(fmt.Sprintf("%s %q may not revoke credential %s: its role %s ranks above "+
+				"the caller's (%q)", p.Type, p.ID, cred.ID, cred.Role, p.Role))
+		}
+	}
+	return nil
+}
+
+// lockedOut says what nobody might manage after revoking the last credential.
+func lockedOut(last *store.LastCredentialError) string {
+	if last.What == "OWNER" {
+		return "tenant"
+	}
+	return "tenants"
 }
 
 // parseUUID parses an id from the request, naming where it was on error.

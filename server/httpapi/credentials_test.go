@@ -137,3 +137,69 @@ func TestAPIKeys(t *testing.T) {
 	e.do("GET", "/api/tenants/acme", member.Token, nil).problem(401, "")
 	e.do("GET", "/api/tenants/acme", key.Token, nil).want(200, nil)
 }
+
+// Revoking respects rank as issuing does, and the tenant's last active
+// OWNER (or instance administrator) credential goes only with force.
+func TestRevokeRespectsRank(t *testing.T) {
+	t.Parallel()
+	e := start(t)
+	const keys = "/api/tenants/acme/api-keys/"
+	issue := func(token, role string) issued {
+		var k issued
+		e.do("POST", "/api/tenants/acme/api-keys", token, map[string]string{"displayName": role, "role": role}).want(201, &k)
+		return k
+	}
+	owner := issue(ownerKey, "OWNER")
+	admin := issue(ownerKey, "ADMIN")
+	member := issue(ownerKey, "MEMBER")
+
+	// An ADMIN revokes a MEMBER's key, and its own rank's, not an OWNER's.
+	e.do("DELETE", keys+member.ID.String(), admin.Token, nil).want(200, nil)
+	p := e.do("DELETE", keys+owner.ID.String(), admin.Token, nil).problem(403, "")
+	if !strings.Contains(p.Detail, "OWNER") || !strings.Contains(p.Detail, "ranks above") {
+		t.Fatalf("403 detail %q", p.Detail)
+	}
+	e.do("DELETE", keys+owner.ID.String()+"?force=true", admin.Token, nil).problem(403, "")
+	e.do("GET", "/api/tenants/acme", owner.Token, nil).want(200, nil)
+
+	// The last active OWNER key: only with force.
+	p = e.do("DELETE", keys+owner.ID.String(), ownerKey, nil).problem(409, "")
+	if !strings.Contains(p.Detail, "last active OWNER") || !strings.Contains(p.Detail, "force=true") {
+		t.Fatalf("409 detail %q", p.Detail)
+	}
+	e.do("GET", "/api/tenants/acme", owner.Token, nil).want(200, nil)
+	// With a second OWNER key, the first goes without force.
+	second := issue(owner.Token, "OWNER")
+	e.do("DELETE", keys+owner.ID.String(), second.Token, nil).want(200, nil)
+	e.do("DELETE", keys+owner.ID.String(), second.Token, nil).want(200, nil) // again: unchanged
+	e.do("DELETE", keys+second.ID.String(), ownerKey, nil).problem(409, "")
+	e.do("DELETE", keys+second.ID.String()+"?force=true", ownerKey, nil).want(200, nil)
+	e.do("GET", "/api/tenants/acme", second.Token, nil).problem(401, "")
+
+	// An instance administrator's key: above every tenant role.
+	secret, root, err := e.srv.Auth().Issue(context.Background(), auth.NewCredential{
+		TenantID: acme.ID, Kind: "api_key", DisplayName: "root", PrincipalID: "api-key:root", Role: "OWNER", InstanceAdmin: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, token := range []string{admin.Token, ownerKey} {
+		p = e.do("DELETE", keys+root.ID.String()+"?force=true", token, nil).problem(403, "")
+		if !strings.Contains(p.Detail, "instance administrator") {
+			t.Fatalf("403 detail %q", p.Detail)
+		}
+	}
+	// Even an instance administrator needs force for the last one.
+	p = e.do("DELETE", keys+root.ID.String(), adminKey, nil).problem(409, "")
+	if !strings.Contains(p.Detail, "instance administrator") || !strings.Contains(p.Detail, "force=true") {
+		t.Fatalf("409 detail %q", p.Detail)
+	}
+	e.do("GET", "/api/tenants", secret, nil).want(200, nil)
+	e.do("DELETE", keys+root.ID.String()+"?force=true", adminKey, nil).want(200, nil)
+	e.do("GET", "/api/tenants", secret, nil).problem(401, "")
+
+	// Worker tokens have no rank: an ADMIN revokes them.
+	var tok issued
+	e.do("POST", "/api/tenants/acme/worker-tokens", ownerKey, map[string]string{"displayName": "w"}).want(201, &tok)
+	e.do("DELETE", "/api/tenants/acme/worker-tokens/"+tok.ID.String(), admin.Token, nil).want(200, nil)
+}

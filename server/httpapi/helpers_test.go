@@ -40,13 +40,13 @@ const (
 
 // env is a running server with two tenants, acme and other.
 type env struct {
-	t    *testing.T
+	t    testing.TB
 	srv  *server.Server
 	base string
 }
 
 // start runs a server on a fresh database; opts adjust its options.
-func start(t *testing.T, opts ...func(*server.Options)) *env {
+func start(t testing.TB, opts ...func(*server.Options)) *env {
 	t.Helper()
 	o := server.Options{
 		DatabaseURL:   pgtest.NewDatabase(t),
@@ -74,7 +74,7 @@ func start(t *testing.T, opts ...func(*server.Options)) *env {
 
 // response is an HTTP answer, read whole.
 type response struct {
-	t      *testing.T
+	t      testing.TB
 	req    string
 	status int
 	header http.Header

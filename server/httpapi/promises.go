@@ -12,16 +12,17 @@ import (
 
 	"github.com/flovyn/flovyn/server/auth"
 	"github.com/flovyn/flovyn/server/engine"
+	"github.com/flovyn/flovyn/server/limits"
 )
 
 // ResolvePromiseRequest resolves a durable promise.
 type ResolvePromiseRequest struct {
-	Value json.RawMessage `json:"value,omitempty" doc:"Any JSON value; default null."`
+	Value json.RawMessage `json:"value,omitempty" doc:"Any JSON value; default null. At most max_payload_bytes."`
 }
 
 // RejectPromiseRequest rejects a durable promise.
 type RejectPromiseRequest struct {
-	Error string `json:"error,omitempty" maxLength:"10000" doc:"Default \"rejected\"."`
+	Error string `json:"error,omitempty" maxLength:"65536" doc:"Default \"rejected\"."`
 }
 
 type resolveInput struct {
@@ -47,14 +48,13 @@ type rejectAnyInput struct {
 }
 
 func (a *api) promiseRoutes(h huma.API) {
-	desc := "Settles a pending promise and wakes its workflow; settling it again changes nothing (the first " +
-		"outcome stands)."
+	desc := "Settles a pending promise and wakes its workflow. A promise already settled (resolved, rejected, " +
+		"timed out or cancelled) keeps its first outcome: 409, saying which."
 	op := func(id, summary, path string) huma.Operation {
-		return huma.Operation{
+		return a.withBody(huma.Operation{
 			OperationID: id, Method: http.MethodPost, Path: path, Summary: summary, Description: desc,
-			Tags: []string{tagPromises}, DefaultStatus: http.StatusNoContent, Errors: tenantErrors,
-			MaxBodyBytes: maxPayloadBytes,
-		}
+			Tags: []string{tagPromises}, DefaultStatus: http.StatusNoContent, Errors: errorsPlus(http.StatusConflict),
+		}, 1)
 	}
 	register(h, op("resolve-promise", "Resolve a promise", "/{slug}/promises/{id}/resolve"),
 		func(ctx context.Context, in *resolveInput) (*struct{}, error) {
@@ -93,6 +93,10 @@ func (a *api) settle(ctx context.Context, slug, ref string, resolve bool, rb *Re
 		tenant = p.TenantID // uuid.Nil (any tenant) only when authentication is disabled
 	}
 	ref = strings.TrimPrefix(ref, "id:")
+	// An id, or <workflow id>:<promise name>.
+	if err := limits.Text("path.id", ref, 37+limits.MaxName); err != nil {
+		return nil, refused(err)
+	}
 	if err := a.authorize(ctx, p, auth.ActionPromiseSettle, auth.Resource{Type: "promise", TenantID: tenant, ID: ref}); err != nil {
 		return nil, err
 	}
@@ -110,6 +114,9 @@ func (a *api) settle(ctx context.Context, slug, ref string, resolve bool, rb *Re
 		msg := "rejected"
 		if jb != nil && jb.Error != "" {
 			msg = jb.Error
+		}
+		if err := limits.Message("body.error", msg); err != nil {
+			return nil, refused(err)
 		}
 		err = a.engine.RejectPromise(ctx, tenant, ref, msg)
 	}

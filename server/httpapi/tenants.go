@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"regexp"
@@ -11,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/flovyn/flovyn/server/auth"
+	"github.com/flovyn/flovyn/server/limits"
 	"github.com/flovyn/flovyn/server/store"
 )
 
@@ -30,10 +32,10 @@ func tenantOut(t store.Tenant) Tenant {
 
 // CreateTenantRequest creates a tenant.
 type CreateTenantRequest struct {
-	Name   string `json:"name,omitempty" maxLength:"200" doc:"Display name; default the slug."`
+	Name   string `json:"name,omitempty" maxLength:"255" doc:"Display name; default the slug."`
 	Slug   string `json:"slug" doc:"1–63 lower-case letters, digits and inner hyphens; unique."`
-	Tier   string `json:"tier,omitempty" default:"FREE" maxLength:"50"`
-	Region string `json:"region,omitempty" maxLength:"100"`
+	Tier   string `json:"tier,omitempty" default:"FREE" maxLength:"255"`
+	Region string `json:"region,omitempty" maxLength:"255"`
 }
 
 var slugPattern = regexp.MustCompile(`^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$`)
@@ -60,14 +62,14 @@ type tenantListOutput struct {
 }
 
 func (a *api) tenantRoutes(h huma.API) {
-	register(h, huma.Operation{
+	register(h, a.withBody(huma.Operation{
 		OperationID: "create-tenant", Method: http.MethodPost, Path: "",
 		Summary:       "Create a tenant",
 		Description:   "Creates a tenant (an org). Only an instance administrator may. A slug already taken is 409.",
 		Tags:          []string{tagTenants},
 		DefaultStatus: http.StatusCreated,
 		Errors:        []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusConflict},
-	}, a.createTenant)
+	}, 0), a.createTenant)
 	register(h, huma.Operation{
 		OperationID: "list-tenants", Method: http.MethodGet, Path: "",
 		Summary:     "List tenants",
@@ -94,6 +96,10 @@ func (a *api) createTenant(ctx context.Context, in *createTenantInput) (*tenantO
 	}
 	if !slugPattern.MatchString(b.Slug) {
 		return nil, badRequest("body.slug", "must be 1 to 63 lower-case letters, digits or hyphens, starting and ending with a letter or digit", b.Slug)
+	}
+	if err := errors.Join(limits.OptionalName("body.name", b.Name), limits.OptionalName("body.tier", b.Tier),
+		limits.OptionalName("body.region", b.Region)); err != nil {
+		return nil, refused(err)
 	}
 	if b.Name == "" {
 		b.Name = b.Slug

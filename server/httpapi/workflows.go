@@ -17,15 +17,13 @@ import (
 
 	"github.com/flovyn/flovyn/server/auth"
 	"github.com/flovyn/flovyn/server/engine"
+	"github.com/flovyn/flovyn/server/limits"
 	"github.com/flovyn/flovyn/server/store"
 )
 
-// maxPayloadBytes bounds a request carrying workflow input or a signal,
-// like the gRPC message limit.
-const maxPayloadBytes = 16 << 20
-
-// Execution is one workflow execution.
-type Execution struct {
+// ExecutionSummary is a workflow execution without its payloads, as lists
+// show it: GET of the execution has its input and output.
+type ExecutionSummary struct {
 	ID           uuid.UUID `json:"id"`
 	OrgID        uuid.UUID `json:"orgId" doc:"The tenant id (the worker protocol's org_id)."`
 	TenantID     uuid.UUID `json:"tenantId" doc:"The same as orgId."`
@@ -36,8 +34,6 @@ type Execution struct {
 	// PrioritySeconds moves the execution ahead in its queue.
 	PrioritySeconds int32             `json:"prioritySeconds"`
 	WorkflowVersion string            `json:"workflowVersion"`
-	Input           json.RawMessage   `json:"input"`
-	Output          json.RawMessage   `json:"output" doc:"null until the execution completes."`
 	Error           *string           `json:"error"`
 	Metadata        map[string]string `json:"metadata"`
 	ParentID        *uuid.UUID        `json:"parentId" doc:"The parent execution of a child workflow."`
@@ -51,18 +47,29 @@ type Execution struct {
 	CompletedAt        *time.Time `json:"completedAt"`
 }
 
-func executionOut(w store.Workflow) Execution {
+// Execution is one workflow execution with its input and output.
+type Execution struct {
+	ExecutionSummary
+	Input  json.RawMessage `json:"input"`
+	Output json.RawMessage `json:"output" doc:"null until the execution completes."`
+}
+
+func summaryOut(w store.Workflow) ExecutionSummary {
 	md := w.Metadata
 	if md == nil {
 		md = map[string]string{}
 	}
-	return Execution{
+	return ExecutionSummary{
 		ID: w.ID, OrgID: w.TenantID, TenantID: w.TenantID, WorkflowKind: w.Kind, Kind: w.Kind, Status: w.Status,
-		Queue: w.Queue, PrioritySeconds: w.PrioritySeconds, WorkflowVersion: w.Version, Input: w.Input, Output: w.Output,
+		Queue: w.Queue, PrioritySeconds: w.PrioritySeconds, WorkflowVersion: w.Version,
 		Error: w.Error, Metadata: md, ParentID: w.ParentID, ChildExecutionName: w.ParentChildName,
 		CurrentSequence: w.LastSequence, CancelRequested: w.CancelRequested, CreatedAt: w.CreatedAt.UTC(),
 		StartedAt: utc(w.StartedAt), UpdatedAt: w.UpdatedAt.UTC(), CompletedAt: utc(w.CompletedAt),
 	}
+}
+
+func executionOut(w store.Workflow) Execution {
+	return Execution{ExecutionSummary: summaryOut(w), Input: w.Input, Output: w.Output}
 }
 
 // StartWorkflowRequest starts a workflow execution.
@@ -70,19 +77,19 @@ type StartWorkflowRequest struct {
 	Kind            string          `json:"kind" minLength:"1" maxLength:"255" doc:"The workflow kind."`
 	Input           json.RawMessage `json:"input,omitempty" doc:"Any JSON value; default null."`
 	Queue           string          `json:"queue,omitempty" maxLength:"255" doc:"Default \"default\"."`
-	PrioritySeconds int32           `json:"prioritySeconds,omitempty"`
+	PrioritySeconds int32           `json:"prioritySeconds,omitempty" minimum:"-2147483648" maximum:"2147483647"`
 	Version         string          `json:"version,omitempty" maxLength:"255"`
-	IdempotencyKey  string          `json:"idempotencyKey,omitempty" maxLength:"255" doc:"A repeated key returns the execution it started (200) while the key lives."`
+	IdempotencyKey  string          `json:"idempotencyKey,omitempty" maxLength:"512" doc:"A repeated key returns the execution it started (200) while the key lives."`
 	// IdempotencyKeyTTL is in seconds.
-	IdempotencyKeyTTL int64             `json:"idempotencyKeyTtl,omitempty" minimum:"0" doc:"How long the key lives, in seconds; default 86400 (24 h), at most 30 days."`
-	Metadata          map[string]string `json:"metadata,omitempty" doc:"Labels to filter executions by."`
+	IdempotencyKeyTTL int64             `json:"idempotencyKeyTtl,omitempty" minimum:"0" maximum:"315360000" doc:"How long the key lives, in seconds; default 86400 (24 h); more than 30 days counts as 30 days."`
+	Metadata          map[string]string `json:"metadata,omitempty" doc:"Labels to filter executions by: at most 64, keys of 1 to 128 bytes, values of at most 1024."`
 }
 
 // StartedWorkflow is the execution a start created or found.
 type StartedWorkflow struct {
 	WorkflowExecutionID uuid.UUID `json:"workflowExecutionId"`
-	IdempotencyKeyUsed  bool      `json:"idempotencyKeyUsed"`
-	IdempotencyKeyNew   bool      `json:"idempotencyKeyNew" doc:"false when the key returned an existing execution."`
+	IdempotencyKeyUsed  bool      `json:"idempotencyKeyUsed" doc:"The request carried an idempotency key."`
+	IdempotencyKeyNew   bool      `json:"idempotencyKeyNew" doc:"This call created the execution under its key; false when the key returned an existing execution, or without a key."`
 	Execution
 }
 
@@ -96,10 +103,11 @@ type startOutput struct {
 	Body   StartedWorkflow
 }
 
-// ExecutionList is one page of executions, newest first.
+// ExecutionList is one page of executions, newest first, without their
+// payloads.
 type ExecutionList struct {
-	Items      []Execution `json:"items"`
-	NextCursor *string     `json:"nextCursor" doc:"Pass as cursor to get the next page; null on the last page."`
+	Items      []ExecutionSummary `json:"items" doc:"Summaries: no input or output; get an execution for those."`
+	NextCursor *string            `json:"nextCursor" doc:"Pass as cursor to get the next page; null on the last page."`
 }
 
 type listInput struct {
@@ -107,6 +115,7 @@ type listInput struct {
 	Status        string `query:"status" doc:"Comma-separated statuses: PENDING, RUNNING, WAITING, COMPLETED, FAILED, CANCELLED."`
 	Kind          string `query:"kind"`
 	Queue         string `query:"queue"`
+	IDPrefix      string `query:"idPrefix" doc:"Only executions whose id starts with this: 1 to 36 hex digits and dashes, any case."`
 	CreatedAfter  string `query:"createdAfter" doc:"RFC 3339; inclusive."`
 	CreatedBefore string `query:"createdBefore" doc:"RFC 3339; exclusive."`
 	Cursor        string `query:"cursor" doc:"nextCursor of the previous page."`
@@ -167,7 +176,7 @@ type EventList struct {
 type eventsInput struct {
 	Slug          string `path:"slug" doc:"The tenant's slug."`
 	ID            string `path:"id" doc:"The workflow execution id."`
-	SinceSequence int32  `query:"sinceSequence" minimum:"0" doc:"Only events after this sequence number."`
+	SinceSequence int32  `query:"sinceSequence" minimum:"0" maximum:"2147483647" doc:"Only events after this sequence number."`
 }
 
 type eventsOutput struct {
@@ -184,47 +193,65 @@ type TaskAttempt struct {
 	FinishedAt *time.Time `json:"finishedAt"`
 }
 
-// Task is a task execution with its attempts.
-type Task struct {
-	ID                  uuid.UUID       `json:"id"`
-	WorkflowExecutionID *uuid.UUID      `json:"workflowExecutionId"`
-	Kind                string          `json:"kind"`
-	Status              string          `json:"status" enum:"PENDING,RUNNING,COMPLETED,FAILED,CANCELLED"`
-	Queue               string          `json:"queue"`
-	Input               json.RawMessage `json:"input"`
-	Output              json.RawMessage `json:"output"`
-	Error               *string         `json:"error"`
-	ExecutionCount      int32           `json:"executionCount" doc:"Attempts so far."`
-	MaxRetries          int32           `json:"maxRetries"`
-	TimeoutMs           *int64          `json:"timeoutMs"`
-	Progress            *float64        `json:"progress"`
-	ProgressDetails     *string         `json:"progressDetails"`
-	WorkerID            *string         `json:"workerId" doc:"The worker running it now."`
-	Attempts            []TaskAttempt   `json:"attempts"`
-	CreatedAt           time.Time       `json:"createdAt"`
-	StartedAt           *time.Time      `json:"startedAt"`
-	UpdatedAt           time.Time       `json:"updatedAt"`
-	CompletedAt         *time.Time      `json:"completedAt"`
+// TaskSummary is a task execution with its attempts, without its payloads,
+// as the tasks list shows it: GET of the task has its input and output.
+type TaskSummary struct {
+	ID                  uuid.UUID     `json:"id"`
+	WorkflowExecutionID *uuid.UUID    `json:"workflowExecutionId"`
+	Kind                string        `json:"kind"`
+	Status              string        `json:"status" enum:"PENDING,RUNNING,COMPLETED,FAILED,CANCELLED"`
+	Queue               string        `json:"queue"`
+	Error               *string       `json:"error"`
+	ExecutionCount      int32         `json:"executionCount" doc:"Attempts so far."`
+	MaxRetries          int32         `json:"maxRetries"`
+	TimeoutMs           *int64        `json:"timeoutMs"`
+	Progress            *float64      `json:"progress"`
+	ProgressDetails     *string       `json:"progressDetails"`
+	WorkerID            *string       `json:"workerId" doc:"The worker running it now."`
+	Attempts            []TaskAttempt `json:"attempts"`
+	CreatedAt           time.Time     `json:"createdAt"`
+	StartedAt           *time.Time    `json:"startedAt"`
+	UpdatedAt           time.Time     `json:"updatedAt"`
+	CompletedAt         *time.Time    `json:"completedAt"`
 }
 
-// TaskList lists an execution's tasks in the order they were scheduled.
+// Task is a task execution with its attempts, input and output.
+type Task struct {
+	TaskSummary
+	Input  json.RawMessage `json:"input"`
+	Output json.RawMessage `json:"output" doc:"null until the task completes."`
+}
+
+// TaskList lists an execution's tasks in the order they were scheduled,
+// without their payloads.
 type TaskList struct {
-	Tasks []Task `json:"tasks"`
+	Tasks []TaskSummary `json:"tasks" doc:"Summaries: no input or output; get a task for those."`
 }
 
 type tasksOutput struct {
 	Body TaskList
 }
 
-// Child is a child execution.
-type Child struct {
-	ChildWorkflowExecutionID uuid.UUID `json:"childWorkflowExecutionId"`
-	Execution
+type taskIDInput struct {
+	Slug   string `path:"slug" doc:"The tenant's slug."`
+	ID     string `path:"id" doc:"The workflow execution id."`
+	TaskID string `path:"taskId" doc:"The task execution id."`
 }
 
-// ChildList lists an execution's children, oldest first.
+type taskOutput struct {
+	Body Task
+}
+
+// Child is a child execution, without its payloads.
+type Child struct {
+	ChildWorkflowExecutionID uuid.UUID `json:"childWorkflowExecutionId"`
+	ExecutionSummary
+}
+
+// ChildList lists an execution's children, oldest first, without their
+// payloads.
 type ChildList struct {
-	Children []Child `json:"children"`
+	Children []Child `json:"children" doc:"Summaries: no input or output; get an execution for those."`
 }
 
 type childrenOutput struct {
@@ -239,7 +266,7 @@ type State struct {
 type stateInput struct {
 	Slug string `path:"slug" doc:"The tenant's slug."`
 	ID   string `path:"id" doc:"The workflow execution id."`
-	Key  string `query:"key" doc:"Only this key."`
+	Key  string `query:"key" maxLength:"255" doc:"Only this key."`
 }
 
 type stateOutput struct {
@@ -248,7 +275,7 @@ type stateOutput struct {
 
 // CancelRequest cancels an execution.
 type CancelRequest struct {
-	Reason string `json:"reason,omitempty" maxLength:"1000"`
+	Reason string `json:"reason,omitempty" maxLength:"65536"`
 }
 
 // Cancellation says what a cancel did.
@@ -272,7 +299,7 @@ type cancelOutput struct {
 // SignalRequest sends a signal.
 type SignalRequest struct {
 	SignalName  string          `json:"signalName" minLength:"1" maxLength:"255"`
-	SignalValue json.RawMessage `json:"signalValue,omitempty" doc:"Any JSON value; default null."`
+	SignalValue json.RawMessage `json:"signalValue,omitempty" doc:"Any JSON value; default null. At most max_payload_bytes."`
 }
 
 // Signalled reports where the signal landed in the history.
@@ -293,13 +320,13 @@ type signalOutput struct {
 // SignalWithStartRequest signals the live execution started under
 // workflowId, or starts one with the signal already in its history.
 type SignalWithStartRequest struct {
-	WorkflowID        string            `json:"workflowId" minLength:"1" maxLength:"255" doc:"Identifies the execution across calls (its idempotency key)."`
+	WorkflowID        string            `json:"workflowId" minLength:"1" maxLength:"512" doc:"Identifies the execution across calls (its idempotency key)."`
 	Kind              string            `json:"kind" minLength:"1" maxLength:"255"`
 	Input             json.RawMessage   `json:"input,omitempty"`
 	Queue             string            `json:"queue,omitempty" maxLength:"255"`
-	PrioritySeconds   int32             `json:"prioritySeconds,omitempty"`
+	PrioritySeconds   int32             `json:"prioritySeconds,omitempty" minimum:"-2147483648" maximum:"2147483647"`
 	Version           string            `json:"version,omitempty" maxLength:"255"`
-	IdempotencyKeyTTL int64             `json:"idempotencyKeyTtl,omitempty" minimum:"0" doc:"How long workflowId is remembered, in seconds; default 24 h."`
+	IdempotencyKeyTTL int64             `json:"idempotencyKeyTtl,omitempty" minimum:"0" maximum:"315360000" doc:"How long workflowId is remembered, in seconds; default 24 h; more than 30 days counts as 30 days."`
 	Metadata          map[string]string `json:"metadata,omitempty"`
 	SignalName        string            `json:"signalName" minLength:"1" maxLength:"255"`
 	SignalValue       json.RawMessage   `json:"signalValue,omitempty"`
@@ -311,6 +338,8 @@ type SignalWithStartResult struct {
 	WorkflowCreated     bool      `json:"workflowCreated"`
 	SignalEventSequence int32     `json:"signalEventSequence"`
 	SignalDelivered     bool      `json:"signalDelivered"`
+	IdempotencyKeyUsed  bool      `json:"idempotencyKeyUsed" doc:"Always true: workflowId is the idempotency key."`
+	IdempotencyKeyNew   bool      `json:"idempotencyKeyNew" doc:"This call created the execution under workflowId (the same as workflowCreated)."`
 }
 
 type signalWithStartInput struct {
@@ -325,7 +354,7 @@ type signalWithStartOutput struct {
 
 // QueryRequest asks a workflow a query.
 type QueryRequest struct {
-	QueryName string `json:"queryName" minLength:"1" doc:"Answered from the state key of that name."`
+	QueryName string `json:"queryName" minLength:"1" maxLength:"255" doc:"Answered from the state key of that name."`
 }
 
 // QueryResult is a query's answer.
@@ -345,7 +374,7 @@ type queryOutput struct {
 
 func (a *api) workflowRoutes(h huma.API) {
 	const base = "/{slug}/workflow-executions"
-	register(h, huma.Operation{
+	register(h, a.withBody(huma.Operation{
 		OperationID: "start-workflow-execution", Method: http.MethodPost, Path: base,
 		Summary:       "Start a workflow execution",
 		Description:   "201 for a new execution; 200 when idempotencyKey names a live key and the execution it started is returned.",
@@ -353,13 +382,13 @@ func (a *api) workflowRoutes(h huma.API) {
 		DefaultStatus: http.StatusCreated,
 		Responses:     alsoResponds[StartedWorkflow](h, "200", "An existing execution, found by its idempotency key"),
 		Errors:        tenantErrors,
-		MaxBodyBytes:  maxPayloadBytes,
-	}, a.startWorkflow)
+	}, 1), a.startWorkflow)
 	register(h, huma.Operation{
 		OperationID: "list-workflow-executions", Method: http.MethodGet, Path: base,
 		Summary: "List workflow executions",
-		Description: "Newest first, a page at a time. Filters combine; `metadata.<key>=<value>` (repeatable) keeps " +
-			"executions whose metadata has every such pair.",
+		Description: "Newest first, a page at a time, as summaries without input or output (get an execution for " +
+			"those). Filters combine; `metadata.<key>=<value>` (repeatable) keeps executions whose metadata has " +
+			"every such pair.",
 		Tags:   []string{tagWorkflows},
 		Errors: tenantErrors,
 	}, a.listWorkflows)
@@ -377,15 +406,23 @@ func (a *api) workflowRoutes(h huma.API) {
 	}, a.workflowEvents)
 	register(h, huma.Operation{
 		OperationID: "list-workflow-tasks", Method: http.MethodGet, Path: base + "/{id}/tasks",
-		Summary: "List an execution's tasks with their attempts",
-		Tags:    []string{tagWorkflows},
-		Errors:  tenantErrors,
+		Summary:     "List an execution's tasks with their attempts",
+		Description: "Summaries without input or output; get a task for those.",
+		Tags:        []string{tagWorkflows},
+		Errors:      tenantErrors,
 	}, a.workflowTasks)
 	register(h, huma.Operation{
-		OperationID: "list-workflow-children", Method: http.MethodGet, Path: base + "/{id}/children",
-		Summary: "List an execution's child executions",
+		OperationID: "get-workflow-task", Method: http.MethodGet, Path: base + "/{id}/tasks/{taskId}",
+		Summary: "Get a task of an execution, with its input and output",
 		Tags:    []string{tagWorkflows},
 		Errors:  tenantErrors,
+	}, a.workflowTask)
+	register(h, huma.Operation{
+		OperationID: "list-workflow-children", Method: http.MethodGet, Path: base + "/{id}/children",
+		Summary:     "List an execution's child executions",
+		Description: "Summaries without input or output; get an execution for those.",
+		Tags:        []string{tagWorkflows},
+		Errors:      tenantErrors,
 	}, a.workflowChildren)
 	register(h, huma.Operation{
 		OperationID: "get-workflow-state", Method: http.MethodGet, Path: base + "/{id}/state",
@@ -393,13 +430,13 @@ func (a *api) workflowRoutes(h huma.API) {
 		Tags:    []string{tagWorkflows},
 		Errors:  tenantErrors,
 	}, a.workflowState)
-	register(h, huma.Operation{
+	register(h, a.withBody(huma.Operation{
 		OperationID: "query-workflow-execution", Method: http.MethodPost, Path: base + "/{id}/query",
 		Summary: "Query an execution",
 		Tags:    []string{tagWorkflows},
 		Errors:  tenantErrors,
-	}, a.queryWorkflow)
-	register(h, huma.Operation{
+	}, 0), a.queryWorkflow)
+	register(h, a.withBody(huma.Operation{
 		OperationID: "cancel-workflow-execution", Method: http.MethodPost, Path: base + "/{id}/cancel",
 		Summary: "Cancel an execution",
 		Description: "200 with CANCELLED when the execution ended at once, or ALREADY_TERMINAL; 202 with " +
@@ -407,16 +444,15 @@ func (a *api) workflowRoutes(h huma.API) {
 		Tags:      []string{tagWorkflows},
 		Responses: alsoResponds[Cancellation](h, "202", "Cancellation requested; the worker holding the execution ends it"),
 		Errors:    tenantErrors,
-	}, a.cancelWorkflow)
-	register(h, huma.Operation{
+	}, 0), a.cancelWorkflow)
+	register(h, a.withBody(huma.Operation{
 		OperationID: "signal-workflow-execution", Method: http.MethodPost, Path: base + "/{id}/signal",
-		Summary:      "Signal an execution",
-		Description:  "Appends SIGNAL_RECEIVED and wakes the execution. An execution that has ended is 409.",
-		Tags:         []string{tagWorkflows},
-		Errors:       errorsPlus(http.StatusConflict),
-		MaxBodyBytes: maxPayloadBytes,
-	}, a.signalWorkflow)
-	register(h, huma.Operation{
+		Summary:     "Signal an execution",
+		Description: "Appends SIGNAL_RECEIVED and wakes the execution. An execution that has ended is 409.",
+		Tags:        []string{tagWorkflows},
+		Errors:      errorsPlus(http.StatusConflict),
+	}, 1), a.signalWorkflow)
+	register(h, a.withBody(huma.Operation{
 		OperationID: "signal-with-start-workflow-execution", Method: http.MethodPost, Path: base + "/signal-with-start",
 		Summary: "Signal an execution, starting it if needed",
 		Description: "Signals the live execution started under workflowId (200), or starts one with the signal " +
@@ -425,8 +461,14 @@ func (a *api) workflowRoutes(h huma.API) {
 		DefaultStatus: http.StatusCreated,
 		Responses:     alsoResponds[SignalWithStartResult](h, "200", "The live execution was signalled"),
 		Errors:        tenantErrors,
-		MaxBodyBytes:  maxPayloadBytes,
-	}, a.signalWithStart)
+	}, 2), a.signalWithStart)
+}
+
+// ttl converts an idempotency key lifetime in seconds, refusing one that
+// overflows (more than limits.MaxDuration); the engine caps it at 30 days.
+func ttl(seconds int64) (time.Duration, error) {
+	d, err := limits.DurationSeconds("body.idempotencyKeyTtl", seconds)
+	return d, refused(err)
 }
 
 func (a *api) startWorkflow(ctx context.Context, in *startInput) (*startOutput, error) {
@@ -435,10 +477,13 @@ func (a *api) startWorkflow(ctx context.Context, in *startInput) (*startOutput, 
 		return nil, err
 	}
 	b := in.Body
+	keyTTL, err := ttl(b.IdempotencyKeyTTL)
+	if err != nil {
+		return nil, err
+	}
 	res, err := a.engine.StartWorkflow(ctx, engine.StartRequest{
 		Tenant: t.ID, Kind: b.Kind, Input: b.Input, Queue: b.Queue, PrioritySeconds: b.PrioritySeconds,
-		Version: b.Version, Metadata: b.Metadata, IdempotencyKey: b.IdempotencyKey,
-		IdempotencyTTL: time.Duration(min(b.IdempotencyKeyTTL, int64(engine.MaxIdempotencyTTL/time.Second))) * time.Second,
+		Version: b.Version, Metadata: b.Metadata, IdempotencyKey: b.IdempotencyKey, IdempotencyTTL: keyTTL,
 	})
 	if err != nil {
 		return nil, a.fail("workflow execution", err)
@@ -498,8 +543,24 @@ func parseTime(location, s string) (*time.Time, error) {
 	return &t, nil
 }
 
+// idPrefixChars are what an id prefix may hold (any case).
+const idPrefixChars = "0123456789abcdefABCDEF-"
+
 func (a *api) listWorkflows(ctx context.Context, in *listInput) (*listOutput, error) {
+	if err := errors.Join(
+		limits.OptionalName("query.kind", in.Kind),
+		limits.OptionalName("query.queue", in.Queue),
+		limits.Metadata("query.metadata", in.metadata),
+	); err != nil {
+		return nil, refused(err)
+	}
 	f := store.WorkflowFilter{Kind: in.Kind, Queue: in.Queue, Metadata: in.metadata, Limit: in.Limit}
+	if in.IDPrefix != "" {
+		if len(in.IDPrefix) > 36 || strings.Trim(in.IDPrefix, idPrefixChars) != "" {
+			return nil, badRequest("query.idPrefix", "must be 1 to 36 hex digits and dashes (the start of an id)", in.IDPrefix)
+		}
+		f.IDPrefix = strings.ToLower(in.IDPrefix)
+	}
 	if in.Status != "" {
 		for s := range strings.SplitSeq(in.Status, ",") {
 			s = strings.ToUpper(strings.TrimSpace(s))
@@ -530,9 +591,9 @@ func (a *api) listWorkflows(ctx context.Context, in *listInput) (*listOutput, er
 	if err != nil {
 		return nil, a.fail("workflow executions", err)
 	}
-	out := &listOutput{Body: ExecutionList{Items: make([]Execution, 0, len(list))}}
+	out := &listOutput{Body: ExecutionList{Items: make([]ExecutionSummary, 0, len(list))}}
 	for _, w := range list {
-		out.Body.Items = append(out.Body.Items, executionOut(w))
+		out.Body.Items = append(out.Body.Items, summaryOut(w))
 	}
 	if more {
 		c := encodeCursor(list[len(list)-1])
@@ -601,24 +662,44 @@ func (a *api) workflowTasks(ctx context.Context, in *executionIDInput) (*tasksOu
 	if err != nil {
 		return nil, a.fail("tasks", err)
 	}
-	out := &tasksOutput{Body: TaskList{Tasks: make([]Task, 0, len(tasks))}}
+	out := &tasksOutput{Body: TaskList{Tasks: make([]TaskSummary, 0, len(tasks))}}
 	for _, t := range tasks {
-		task := Task{
-			ID: t.ID, WorkflowExecutionID: t.WorkflowID, Kind: t.Kind, Status: t.Status, Queue: t.Queue, Input: t.Input,
-			Output: t.Output, Error: t.Error, ExecutionCount: t.ExecutionCount, MaxRetries: t.MaxRetries,
-			TimeoutMs: t.TimeoutMs, Progress: t.Progress, ProgressDetails: t.ProgressDetails, WorkerID: t.WorkerID,
-			Attempts: make([]TaskAttempt, 0, len(t.Attempts)), CreatedAt: t.CreatedAt.UTC(), StartedAt: utc(t.StartedAt),
-			UpdatedAt: t.UpdatedAt.UTC(), CompletedAt: utc(t.CompletedAt),
-		}
-		for _, at := range t.Attempts {
-			task.Attempts = append(task.Attempts, TaskAttempt{
-				Attempt: at.Attempt, WorkerID: at.WorkerID, Status: at.Status, Error: at.Error,
-				StartedAt: at.StartedAt.UTC(), FinishedAt: utc(at.FinishedAt),
-			})
-		}
-		out.Body.Tasks = append(out.Body.Tasks, task)
+		out.Body.Tasks = append(out.Body.Tasks, taskSummaryOut(t))
 	}
 	return out, nil
+}
+
+func taskSummaryOut(t store.TaskDetail) TaskSummary {
+	task := TaskSummary{
+		ID: t.ID, WorkflowExecutionID: t.WorkflowID, Kind: t.Kind, Status: t.Status, Queue: t.Queue,
+		Error: t.Error, ExecutionCount: t.ExecutionCount, MaxRetries: t.MaxRetries,
+		TimeoutMs: t.TimeoutMs, Progress: t.Progress, ProgressDetails: t.ProgressDetails, WorkerID: t.WorkerID,
+		Attempts: make([]TaskAttempt, 0, len(t.Attempts)), CreatedAt: t.CreatedAt.UTC(), StartedAt: utc(t.StartedAt),
+		UpdatedAt: t.UpdatedAt.UTC(), CompletedAt: utc(t.CompletedAt),
+	}
+	for _, at := range t.Attempts {
+		task.Attempts = append(task.Attempts, TaskAttempt{
+			Attempt: at.Attempt, WorkerID: at.WorkerID, Status: at.Status, Error: at.Error,
+			StartedAt: at.StartedAt.UTC(), FinishedAt: utc(at.FinishedAt),
+		})
+	}
+	return task
+}
+
+func (a *api) workflowTask(ctx context.Context, in *taskIDInput) (*taskOutput, error) {
+	w, err := a.execution(ctx, in.Slug, in.ID, auth.ActionWorkflowRead)
+	if err != nil {
+		return nil, err
+	}
+	taskID, err := parseUUID("path.taskId", in.TaskID)
+	if err != nil {
+		return nil, err
+	}
+	t, err := a.store.TaskOfWorkflow(ctx, w.TenantID, w.ID, taskID)
+	if err != nil {
+		return nil, a.fail(fmt.Sprintf("task %s of workflow execution %s", taskID, w.ID), err)
+	}
+	return &taskOutput{Body: Task{TaskSummary: taskSummaryOut(t), Input: t.Input, Output: t.Output}}, nil
 }
 
 func (a *api) workflowChildren(ctx context.Context, in *executionIDInput) (*childrenOutput, error) {
@@ -632,12 +713,15 @@ func (a *api) workflowChildren(ctx context.Context, in *executionIDInput) (*chil
 	}
 	out := &childrenOutput{Body: ChildList{Children: make([]Child, 0, len(children))}}
 	for _, c := range children {
-		out.Body.Children = append(out.Body.Children, Child{ChildWorkflowExecutionID: c.ID, Execution: executionOut(c)})
+		out.Body.Children = append(out.Body.Children, Child{ChildWorkflowExecutionID: c.ID, ExecutionSummary: summaryOut(c)})
 	}
 	return out, nil
 }
 
 func (a *api) workflowState(ctx context.Context, in *stateInput) (*stateOutput, error) {
+	if err := limits.OptionalName("query.key", in.Key); err != nil {
+		return nil, refused(err)
+	}
 	w, err := a.execution(ctx, in.Slug, in.ID, auth.ActionWorkflowRead)
 	if err != nil {
 		return nil, err
@@ -657,6 +741,9 @@ func (a *api) workflowState(ctx context.Context, in *stateInput) (*stateOutput, 
 }
 
 func (a *api) queryWorkflow(ctx context.Context, in *queryInput) (*queryOutput, error) {
+	if err := limits.Name("body.queryName", in.Body.QueryName); err != nil {
+		return nil, refused(err)
+	}
 	w, err := a.execution(ctx, in.Slug, in.ID, auth.ActionWorkflowRead)
 	if err != nil {
 		return nil, err
@@ -733,16 +820,20 @@ func (a *api) signalWithStart(ctx context.Context, in *signalWithStartInput) (*s
 	if err != nil {
 		return nil, a.fail("signal", err)
 	}
+	keyTTL, err := ttl(b.IdempotencyKeyTTL)
+	if err != nil {
+		return nil, err
+	}
 	res, err := a.engine.SignalWithStart(ctx, engine.StartRequest{
 		Tenant: t.ID, Kind: b.Kind, Input: b.Input, Queue: b.Queue, PrioritySeconds: b.PrioritySeconds,
-		Version: b.Version, Metadata: b.Metadata,
-		IdempotencyTTL: time.Duration(min(b.IdempotencyKeyTTL, int64(engine.MaxIdempotencyTTL/time.Second))) * time.Second,
+		Version: b.Version, Metadata: b.Metadata, IdempotencyTTL: keyTTL,
 	}, b.WorkflowID, b.SignalName, value)
 	if err != nil {
 		return nil, a.fail("workflow execution", err)
 	}
 	out := &signalWithStartOutput{Status: http.StatusOK, Body: SignalWithStartResult{
 		WorkflowExecutionID: res.ID, WorkflowCreated: res.Created, SignalEventSequence: res.SignalSequence, SignalDelivered: true,
+		IdempotencyKeyUsed: true, IdempotencyKeyNew: res.Created,
 	}}
 	if res.Created {
 		out.Status = http.StatusCreated

@@ -391,18 +391,26 @@ func TestWorkflowWithWorker(t *testing.T) {
 			} `json:"attempts"`
 		} `json:"tasks"`
 	}
-	e.do("GET", base+"/tasks", ownerKey, nil).want(200, &tasks)
+	listed := e.do("GET", base+"/tasks", ownerKey, nil).want(200, &tasks)
 	if len(tasks.Tasks) != 1 {
 		t.Fatalf("tasks %+v", tasks)
 	}
+	noPayloads(t, listed.body, "tasks")
 	task := tasks.Tasks[0]
 	if task.Kind != "flaky" || task.Status != "COMPLETED" || task.ExecutionCount != 2 || task.MaxRetries != 3 ||
-		task.Queue != q || !jsonEq(task.Input, []byte(`{"n":1}`)) || !jsonEq(task.Output, []byte(`{"ok":true}`)) ||
-		task.CompletedAt == nil || len(task.Attempts) != 2 ||
+		task.Queue != q || task.CompletedAt == nil || len(task.Attempts) != 2 ||
 		task.Attempts[0].Status != "FAILED" || task.Attempts[0].Error == nil || *task.Attempts[0].Error != "first attempt fails" ||
 		task.Attempts[1].Status != "COMPLETED" || task.Attempts[1].Attempt != 2 {
 		t.Fatalf("task %+v", task)
 	}
+	// The task itself carries its payloads.
+	e.do("GET", base+"/tasks/"+task.ID.String(), ownerKey, nil).want(200, &task)
+	if task.Kind != "flaky" || len(task.Attempts) != 2 || !jsonEq(task.Input, []byte(`{"n":1}`)) || !jsonEq(task.Output, []byte(`{"ok":true}`)) {
+		t.Fatalf("task detail %+v", task)
+	}
+	e.do("GET", base+"/tasks/"+uuid.NewString(), ownerKey, nil).problem(404, "")
+	e.do("GET", base+"/tasks/not-a-task", ownerKey, nil).problem(400, "path.taskId")
+	e.do("GET", "/api/tenants/acme/workflow-executions/"+uuid.NewString()+"/tasks/"+task.ID.String(), ownerKey, nil).problem(404, "")
 
 	// Children.
 	var children struct {
@@ -414,7 +422,7 @@ func TestWorkflowWithWorker(t *testing.T) {
 			ParentID                 *uuid.UUID `json:"parentId"`
 		} `json:"children"`
 	}
-	e.do("GET", base+"/children", ownerKey, nil).want(200, &children)
+	noPayloads(t, e.do("GET", base+"/children", ownerKey, nil).want(200, &children).body, "children")
 	if len(children.Children) != 1 || children.Children[0].ChildExecutionName != "kid-1" || children.Children[0].Kind != "kid" ||
 		children.Children[0].Status != "COMPLETED" || children.Children[0].ParentID == nil || *children.Children[0].ParentID != x.ID {
 		t.Fatalf("children %+v", children)
@@ -512,5 +520,80 @@ func TestWorkflowWithWorker(t *testing.T) {
 	evs = e.waitEvent("acme", rj.ID.String(), "WORKFLOW_COMPLETED")
 	if out := string(field(t, find(t, evs, "WORKFLOW_COMPLETED"), "output")); !strings.Contains(out, "denied by bob") {
 		t.Fatalf("rejected workflow output %s", out)
+	}
+}
+
+// idempotencyKeyUsed says the request carried a key; idempotencyKeyNew
+// that this call created the execution under it.
+func TestIdempotencyFlags(t *testing.T) {
+	t.Parallel()
+	e := start(t)
+	const path = "/api/tenants/acme/workflow-executions"
+	flags := func(m map[string]any) [2]any { return [2]any{m["idempotencyKeyUsed"], m["idempotencyKeyNew"]} }
+	keyed := map[string]any{"kind": "k", "idempotencyKey": "flags-1"}
+	first := e.do("POST", path, ownerKey, keyed).obj(201)
+	if got := flags(first); got != [2]any{true, true} {
+		t.Fatalf("first start with a key: used, new = %v", got)
+	}
+	again := e.do("POST", path, ownerKey, keyed).obj(200)
+	if got := flags(again); got != [2]any{true, false} || again["id"] != first["id"] {
+		t.Fatalf("repeated start: used, new = %v, id %v (first %v)", got, again["id"], first["id"])
+	}
+	if got := flags(e.do("POST", path, ownerKey, map[string]any{"kind": "k"}).obj(201)); got != [2]any{false, false} {
+		t.Fatalf("start without a key: used, new = %v", got)
+	}
+
+	// Signal-with-start: workflowId is the key.
+	sws := map[string]any{"workflowId": "flags-2", "kind": "k", "signalName": "s"}
+	created := e.do("POST", path+"/signal-with-start", ownerKey, sws).obj(201)
+	if got := flags(created); got != [2]any{true, true} || created["workflowCreated"] != true {
+		t.Fatalf("signal-with-start that starts: %v", created)
+	}
+	signalled := e.do("POST", path+"/signal-with-start", ownerKey, sws).obj(200)
+	if got := flags(signalled); got != [2]any{true, false} || signalled["workflowCreated"] != false {
+		t.Fatalf("signal-with-start that signals: %v", signalled)
+	}
+}
+
+// Settling a promise already settled is 409, saying how it was settled.
+func TestSettleSettledPromise(t *testing.T) {
+	t.Parallel()
+	e := start(t)
+	const q = "q-settle"
+	e.worker(q, func(w *sdk.Worker) {
+		w.RegisterWorkflow("gate", func(ctx *sdk.WorkflowContext, _ json.RawMessage) (any, error) {
+			v, err := ctx.Promise("gate", sdk.PromiseOptions{}).Raw()
+			return map[string]any{"value": v, "error": fmt.Sprint(err)}, nil
+		})
+	})
+	promiseOf := func() (string, string) {
+		x := e.startWorkflow(map[string]any{"kind": "gate", "queue": q})
+		evs := e.waitEvent("acme", x.ID.String(), "PROMISE_CREATED")
+		var id string
+		if err := json.Unmarshal(field(t, find(t, evs, "PROMISE_CREATED"), "promiseId"), &id); err != nil {
+			t.Fatal(err)
+		}
+		return id, x.ID.String()
+	}
+	const promises = "/api/tenants/acme/promises/"
+	for _, first := range []string{"resolve", "reject"} {
+		id, wf := promiseOf()
+		body := map[string]any{"value": 1}
+		if first == "reject" {
+			body = map[string]any{"error": "no"}
+		}
+		e.do("POST", promises+id+"/"+first, ownerKey, body).want(204, nil)
+		want := "promise " + id + " is already resolved"
+		if first == "reject" {
+			want = "promise " + id + " is already rejected"
+		}
+		for _, path := range []string{promises + id + "/resolve", promises + wf + ":gate/reject", "/api/promises/" + id + "/reject",
+			"/api/promises/id:" + id + "/resolve"} {
+			p := e.do("POST", path, ownerKey, map[string]any{}).problem(409, "")
+			if p.Detail != want {
+				t.Fatalf("%s after %s: detail %q, want %q", path, first, p.Detail, want)
+			}
+		}
+		e.waitEvent("acme", wf, "WORKFLOW_COMPLETED")
 	}
 }

@@ -39,6 +39,18 @@ const (
 	DefaultHistoryWarnBytes = 3 << 20
 )
 
+// MessageBytes bounds one gRPC message: the largest history a response
+// may carry or payload a request may, plus room for the rest of it.
+func MessageBytes(maxPayload, maxHistory int) int {
+	if maxPayload <= 0 {
+		maxPayload = DefaultMaxPayloadBytes
+	}
+	if maxHistory <= 0 {
+		maxHistory = DefaultMaxHistoryBytes
+	}
+	return max(maxPayload, maxHistory) + 1<<20
+}
+
 // MaxDuration is the longest timer, timeout or TTL accepted: ten years,
 // well inside what a time.Duration and PostgreSQL's timestamps hold.
 const MaxDuration = 10 * 365 * 24 * time.Hour

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/google/uuid"
@@ -74,13 +75,58 @@ func (s *Store) ListCredentials(ctx context.Context, tenantID uuid.UUID, kind st
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Credential, error) { return scanCredential(r) })
 }
 
+// LastCredentialError refuses to revoke the last active API key of a
+// tenant's OWNERs (or of its instance administrators).
+type LastCredentialError struct {
+	ID   uuid.UUID
+	What string // "OWNER" or "instance administrator"
+}
+
+func (e *LastCredentialError) Error() string {
+	return fmt.Sprintf("credential %s is the tenant's last active %s credential", e.ID, e.What)
+}
+
 // RevokeCredential marks the tenant's credential id revoked and returns it.
-// Revoking twice keeps the first revocation time.
-func (s *Store) RevokeCredential(ctx context.Context, tenantID, id uuid.UUID) (Credential, error) {
-	return scanCredential(s.pool.QueryRow(ctx,
-		`UPDATE credentials SET revoked_at = coalesce(revoked_at, now())
-		 WHERE tenant_id = $1 AND id = $2 RETURNING `+credentialColumns,
-		tenantID, id))
+// Revoking twice keeps the first revocation time. With keepLast, the
+// tenant's last active OWNER or instance-administrator API key is not
+// revoked (a *LastCredentialError); the revocations of one tenant then take
+// turns, so two at once cannot each leave the other as the last.
+func (s *Store) RevokeCredential(ctx context.Context, tenantID, id uuid.UUID, keepLast bool) (Credential, error) {
+	var out Credential
+	err := s.InTx(ctx, func(tx *Tx) error {
+		if keepLast {
+			if _, err := tx.tx.Exec(ctx, `SELECT 1 FROM tenants WHERE id = $1 FOR UPDATE`, tenantID); err != nil {
+				return err
+			}
+			cred, err := scanCredential(tx.tx.QueryRow(ctx,
+				`SELECT `+credentialColumns+` FROM credentials WHERE tenant_id = $1 AND id = $2`, tenantID, id))
+			if err != nil {
+				return err
+			}
+			if cred.RevokedAt == nil && (cred.Role == "OWNER" || cred.InstanceAdmin) {
+				var owners, admins int
+				err := tx.tx.QueryRow(ctx,
+					`SELECT count(*) FILTER (WHERE role = 'OWNER'), count(*) FILTER (WHERE instance_admin) FROM credentials
+					 WHERE tenant_id = $1 AND id <> $2 AND kind = 'api_key' AND revoked_at IS NULL
+					     AND (expires_at IS NULL OR expires_at > now())`, tenantID, id).Scan(&owners, &admins)
+				switch {
+				case err != nil:
+					return err
+				case cred.InstanceAdmin && admins == 0:
+					return &LastCredentialError{ID: id, What: "instance administrator"}
+				case cred.Role == "OWNER" && owners == 0:
+					return &LastCredentialError{ID: id, What: "OWNER"}
+				}
+			}
+		}
+		var err error
+		out, err = scanCredential(tx.tx.QueryRow(ctx,
+			`UPDATE credentials SET revoked_at = coalesce(revoked_at, now())
+			 WHERE tenant_id = $1 AND id = $2 RETURNING `+credentialColumns,
+			tenantID, id))
+		return err
+	})
+	return out, err
 }
 
 // TouchCredentials records last-used times collected in memory, in one statement.

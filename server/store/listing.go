@@ -105,10 +105,11 @@ func (s *Store) ListWorkflows(ctx context.Context, f WorkflowFilter) ([]Workflow
 	return list, false, nil
 }
 
-// ChildrenOf returns a workflow's child executions, oldest first.
+// ChildrenOf returns a workflow's child executions, oldest first, as
+// summaries (no payloads).
 func (s *Store) ChildrenOf(ctx context.Context, tenant, parent uuid.UUID) ([]Workflow, error) {
 	rows, err := s.pool.Query(ctx,
-		`SELECT `+workflowColumns+` FROM workflow_executions WHERE tenant_id = $2 AND parent_id = $1
+		`SELECT `+workflowSummaryColumns+` FROM workflow_executions WHERE tenant_id = $2 AND parent_id = $1
 		 ORDER BY created_at, id`, parent, tenant)
 	if err != nil {
 		return nil, err
@@ -157,12 +158,32 @@ type TaskDetail struct {
 	Attempts        []TaskAttempt
 }
 
+// taskSummaryColumns are taskColumns without the payloads.
+var taskSummaryColumns = strings.NewReplacer("input,", "NULL::json,", "output,", "NULL::json,").Replace(taskColumns)
+
 // TasksOfWorkflow returns a workflow's tasks in the order they were
-// scheduled, each with its attempts.
+// scheduled, each with its attempts, as summaries: Input and Output are nil.
 func (s *Store) TasksOfWorkflow(ctx context.Context, tenant, workflow uuid.UUID) ([]TaskDetail, error) {
-	rows, err := s.pool.Query(ctx,
-		`SELECT `+taskColumns+`, progress, progress_details, started_at, updated_at, completed_at
-		 FROM tasks WHERE tenant_id = $2 AND workflow_id = $1 ORDER BY created_at, id`, workflow, tenant)
+	return s.taskDetails(ctx, tenant, `SELECT `+taskSummaryColumns+`, progress, progress_details, started_at, updated_at, completed_at
+		 FROM tasks WHERE tenant_id = $1 AND workflow_id = $2 ORDER BY created_at, id`, workflow)
+}
+
+// TaskOfWorkflow returns one of a workflow's tasks with its payloads and attempts.
+func (s *Store) TaskOfWorkflow(ctx context.Context, tenant, workflow, task uuid.UUID) (TaskDetail, error) {
+	tasks, err := s.taskDetails(ctx, tenant, `SELECT `+taskColumns+`, progress, progress_details, started_at, updated_at, completed_at
+		 FROM tasks WHERE tenant_id = $1 AND workflow_id = $2 AND id = $3`, workflow, task)
+	if err == nil && len(tasks) == 0 {
+		err = ErrNotFound
+	}
+	if err != nil {
+		return TaskDetail{}, err
+	}
+	return tasks[0], nil
+}
+
+// taskDetails runs a query of tasks of tenant ($1) and adds their attempts.
+func (s *Store) taskDetails(ctx context.Context, tenant uuid.UUID, query string, args ...any) ([]TaskDetail, error) {
+	rows, err := s.pool.Query(ctx, query, append([]any{tenant}, args...)...)
 	if err != nil {
 		return nil, err
 	}

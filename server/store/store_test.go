@@ -94,14 +94,14 @@ func TestCredentials(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.RevokeCredential(ctx, other.ID, c.ID); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.RevokeCredential(ctx, other.ID, c.ID, false); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("revoke through another tenant: err %v, want ErrNotFound", err)
 	}
-	revoked, err := s.RevokeCredential(ctx, tenant.ID, c.ID)
+	revoked, err := s.RevokeCredential(ctx, tenant.ID, c.ID, false)
 	if err != nil || revoked.RevokedAt == nil {
 		t.Fatalf("revoke: %+v, %v", revoked, err)
 	}
-	again, err := s.RevokeCredential(ctx, tenant.ID, c.ID)
+	again, err := s.RevokeCredential(ctx, tenant.ID, c.ID, false)
 	if err != nil || !again.RevokedAt.Equal(*revoked.RevokedAt) {
 		t.Fatalf("second revoke changed the time: %v vs %v (%v)", again.RevokedAt, revoked.RevokedAt, err)
 	}
