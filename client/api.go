@@ -88,21 +88,34 @@ func (c *Client) listCredentials(ctx context.Context, kind string) ([]Credential
 
 // RevokeWorkerToken revokes a worker token; it stops working at once.
 func (c *Client) RevokeWorkerToken(ctx context.Context, id string) (Credential, error) {
-	return c.revokeCredential(ctx, KindWorkerToken, id)
+	return c.RevokeCredential(ctx, KindWorkerToken, id, RevokeOptions{})
 }
 
 // RevokeAPIKey revokes an API key; it stops working at once.
 func (c *Client) RevokeAPIKey(ctx context.Context, id string) (Credential, error) {
-	return c.revokeCredential(ctx, KindAPIKey, id)
+	return c.RevokeCredential(ctx, KindAPIKey, id, RevokeOptions{})
 }
 
-func (c *Client) revokeCredential(ctx context.Context, kind, id string) (Credential, error) {
+// RevokeOptions tune RevokeCredential.
+type RevokeOptions struct {
+	// Force revokes the tenant's last OWNER or instance-admin credential,
+	// which the server otherwise refuses to (?force=true).
+	Force bool
+}
+
+// RevokeCredential revokes a credential of kind (KindWorkerToken or
+// KindAPIKey); it stops working at once.
+func (c *Client) RevokeCredential(ctx context.Context, kind, id string, o RevokeOptions) (Credential, error) {
 	var out Credential
 	p, err := c.tenantPath(credentialPath(kind), id)
 	if err != nil {
 		return out, err
 	}
-	_, err = c.do(ctx, http.MethodDelete, p, nil, nil, &out)
+	var q url.Values
+	if o.Force {
+		q = url.Values{"force": {"true"}}
+	}
+	_, err = c.do(ctx, http.MethodDelete, p, q, nil, &out)
 	return out, err
 }
 
@@ -145,6 +158,9 @@ func (c *Client) ListWorkflows(ctx context.Context, o ListWorkflowsOptions) (Exe
 	}
 	if o.CreatedBefore != nil {
 		q.Set("createdBefore", o.CreatedBefore.UTC().Format(time.RFC3339Nano))
+	}
+	if o.IDPrefix != "" {
+		q.Set("idPrefix", o.IDPrefix)
 	}
 	if o.Cursor != "" {
 		q.Set("cursor", o.Cursor)

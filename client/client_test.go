@@ -115,3 +115,36 @@ func TestFollow(t *testing.T) {
 		t.Fatalf("follow past the deadline: %v", err)
 	}
 }
+
+func TestIDPrefixAndForce(t *testing.T) {
+	var got []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = append(got, r.Method+" "+r.URL.Path+"?"+r.URL.RawQuery)
+		switch r.Method {
+		case http.MethodDelete:
+			w.Write([]byte(`{"id":"c1","kind":"api_key"}`))
+		default:
+			w.Write([]byte(`{"items":[],"nextCursor":null}`))
+		}
+	}))
+	defer srv.Close()
+	c := New(Options{Server: srv.URL, Tenant: "acme"})
+	ctx := context.Background()
+	if _, err := c.ListWorkflows(ctx, ListWorkflowsOptions{IDPrefix: "7c9e6679", Limit: 2}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.RevokeCredential(ctx, KindAPIKey, "c1", RevokeOptions{Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.RevokeWorkerToken(ctx, "c2"); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"GET /api/tenants/acme/workflow-executions?idPrefix=7c9e6679&limit=2",
+		"DELETE /api/tenants/acme/api-keys/c1?force=true",
+		"DELETE /api/tenants/acme/worker-tokens/c2?",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("requests:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}

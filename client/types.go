@@ -139,8 +139,11 @@ type ListWorkflowsOptions struct {
 	Metadata      map[string]string
 	CreatedAfter  *time.Time
 	CreatedBefore *time.Time
-	Cursor        string // NextCursor of the previous page
-	Limit         int    // default 50 (server), at most 500
+	// IDPrefix keeps the executions whose id starts with it: lower-case
+	// hex digits with dashes where a UUID has them ("7c9e6679", "7c9e6679-74").
+	IDPrefix string
+	Cursor   string // NextCursor of the previous page
+	Limit    int    // default 50 (server), at most 500
 }
 
 // ExecutionList is one page of executions, newest first.

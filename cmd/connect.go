@@ -30,6 +30,7 @@ type globals struct {
 	apiKey  string
 	profile string
 	output  string
+	verbose bool
 }
 
 func (g *globals) register(fs *pflag.FlagSet) {
@@ -38,6 +39,7 @@ func (g *globals) register(fs *pflag.FlagSet) {
 	fs.StringVar(&g.apiKey, "api-key", "", "API key sent as the bearer credential (env "+envAPIKey+")")
 	fs.StringVar(&g.profile, "profile", "", "CLI profile to use (env "+envProfile+"; default: the current profile)")
 	fs.StringVarP(&g.output, "output", "o", "table", "output format: table or json")
+	fs.BoolVarP(&g.verbose, "verbose", "v", false, "print the server and tenant an admin command talks to, on stderr")
 }
 
 // Output formats.
@@ -58,58 +60,65 @@ func (g *globals) checkOutput() error {
 	return nil
 }
 
-// settings are where the CLI connects, once flags, env and profile are merged.
+// settings are where the CLI connects, once flags, env and profile are
+// merged, and where each value came from ("flag --server", "env
+// FLOVYN_SERVER", "profile \"dev\"").
 type settings struct {
 	server, tenant, apiKey string
 	profile                string // the profile used, if any
+	profilesPath           string // the profiles file, when it was read
+
+	serverFrom, tenantFrom, apiKeyFrom, profileFrom string
 }
 
 // resolve merges flag > env > profile (the one named by --profile or
 // FLOVYN_PROFILE, else the current one).
 func (g *globals) resolve(cmd *cobra.Command) (settings, error) {
-	pick := func(flag, value, env string) string {
+	pick := func(flag, value, env string) (string, string) {
 		if cmd.Flags().Changed(flag) {
-			return value
+			return value, "flag --" + flag
 		}
-		return os.Getenv(env)
+		if v := os.Getenv(env); v != "" {
+			return v, "env " + env
+		}
+		return "", ""
 	}
-	s := settings{
-		server: pick("server", g.server, envServer),
-		tenant: pick("tenant", g.tenant, envTenant),
-		apiKey: pick("api-key", g.apiKey, envAPIKey),
-	}
-	name := pick("profile", g.profile, envProfile)
+	var s settings
+	s.server, s.serverFrom = pick("server", g.server, envServer)
+	s.tenant, s.tenantFrom = pick("tenant", g.tenant, envTenant)
+	s.apiKey, s.apiKeyFrom = pick("api-key", g.apiKey, envAPIKey)
+	name, nameFrom := pick("profile", g.profile, envProfile)
 	if name != "" || s.server == "" || s.apiKey == "" || s.tenant == "" {
 		profiles, err := client.LoadProfiles()
 		if err != nil {
 			return s, usageErrorf("profiles: %v", err)
 		}
+		s.profilesPath, _ = client.ProfilesPath()
 		if name != "" {
 			if _, ok := profiles.Profiles[name]; !ok {
-				path, _ := client.ProfilesPath()
-				return s, usageErrorf("no profile %q in %s (profiles: %s)", name, path, profileNames(profiles))
+				return s, usageErrorf("no profile %q in %s (profiles: %s)", name, s.profilesPath, profileNames(profiles))
 			}
 		} else {
-			name = profiles.Current
+			name, nameFrom = profiles.Current, "the current profile of "+s.profilesPath
 		}
 		if p, ok := profiles.Profiles[name]; ok {
-			s.profile = name
-			s.server = orElse(s.server, p.Server)
-			s.apiKey = orElse(s.apiKey, p.APIKey)
-			s.tenant = orElse(s.tenant, p.Tenant)
+			s.profile, s.profileFrom = name, nameFrom
+			from := fmt.Sprintf("profile %q", name)
+			fill := func(v, vFrom *string, fromProfile string) {
+				if *v == "" && fromProfile != "" {
+					*v, *vFrom = fromProfile, from
+				}
+			}
+			fill(&s.server, &s.serverFrom, p.Server)
+			fill(&s.apiKey, &s.apiKeyFrom, p.APIKey)
+			fill(&s.tenant, &s.tenantFrom, p.Tenant)
 		}
 	}
 	if s.server == "" {
 		return s, usageErrorf("no flovyn server configured: run `flovyn dev`, or pass --server and --api-key (or set %s and %s)", envServer, envAPIKey)
 	}
+	s.server = client.NormalizeServer(s.server)
 	return s, nil
-}
-
-func orElse(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 func profileNames(p client.Profiles) string {
@@ -126,25 +135,47 @@ func profileNames(p client.Profiles) string {
 
 // connect returns a REST client for the merged settings. A tenant-scoped
 // command gets a tenant: the configured one, or else the only tenant the
-// credential sees.
+// credential sees. With --verbose it says where it connects, on stderr.
 func (g *globals) connect(cmd *cobra.Command, tenantScoped bool) (*client.Client, settings, error) {
 	s, err := g.resolve(cmd)
 	if err != nil {
 		return nil, s, err
 	}
 	c := client.New(client.Options{Server: s.server, APIKey: s.apiKey, Tenant: s.tenant})
-	if !tenantScoped || s.tenant != "" {
-		return c, s, nil
+	if tenantScoped && s.tenant == "" {
+		if c, err = onlyTenant(cmd, c, &s); err != nil {
+			return nil, s, err
+		}
 	}
+	if g.verbose {
+		fmt.Fprintln(cmd.ErrOrStderr(), s.describe())
+	}
+	return c, s, nil
+}
+
+// onlyTenant picks the only tenant the credential sees.
+func onlyTenant(cmd *cobra.Command, c *client.Client, s *settings) (*client.Client, error) {
 	tenants, err := c.ListTenants(cmd.Context())
 	if err != nil {
-		return nil, s, explain(err, s)
+		return nil, explain(err, *s)
 	}
 	if len(tenants) != 1 {
-		return nil, s, usageErrorf("no tenant selected: pass --tenant or set %s", envTenant)
+		return nil, usageErrorf("no tenant selected: pass --tenant or set %s", envTenant)
 	}
-	s.tenant = tenants[0].Slug
-	return c.WithTenant(s.tenant), s, nil
+	s.tenant, s.tenantFrom = tenants[0].Slug, "the only tenant the credential sees"
+	return c.WithTenant(s.tenant), nil
+}
+
+// describe is the --verbose line: "→ server http://127.0.0.1:8000 tenant default (profile dev)".
+func (s settings) describe() string {
+	line := "→ server " + s.server
+	if s.tenant != "" {
+		line += " tenant " + s.tenant
+	}
+	if s.profile != "" {
+		line += " (profile " + s.profile + ")"
+	}
+	return line
 }
 
 // explain adds a hint to the errors whose cause is the configuration.
@@ -164,6 +195,7 @@ type session struct {
 	c   *client.Client
 	p   *printer
 	cmd *cobra.Command
+	st  settings
 }
 
 // action makes the RunE of an admin command: it checks --output, connects,
@@ -179,6 +211,6 @@ func (g *globals) action(tenantScoped bool, body func(s *session, args []string)
 			return err
 		}
 		p := newPrinter(cmd.OutOrStdout(), cmd.ErrOrStderr(), g.output)
-		return explain(body(&session{ctx: cmd.Context(), c: c, p: p, cmd: cmd}, args), st)
+		return explain(body(&session{ctx: cmd.Context(), c: c, p: p, cmd: cmd, st: st}, args), st)
 	}
 }

@@ -49,7 +49,11 @@ flovyn dev starts an embedded PostgreSQL (data kept in --data-dir, so workflows
 survive a restart; --ephemeral for a throwaway one), an embedded NATS and the
 server, seeds the tenant "default" with a worker token and an admin API key, and
 prints them ready to paste. The credentials stay the same across restarts on
-the same data. Not for production: use flovyn server.`,
+the same data. Not for production: use flovyn server.
+
+One flovyn dev at a time uses a data dir: a second one on the same dir exits 1
+and changes nothing. The CLI profile "dev" is pointed at this server (with
+--ephemeral, the profile "dev-ephemeral" instead).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
@@ -73,6 +77,9 @@ the same data. Not for production: use flovyn server.`,
 
 func runDev(ctx context.Context, o devOptions, out io.Writer) error {
 	started := time.Now()
+	if err := checkLogFlags(o.logLevel, o.logFormat); err != nil {
+		return err
+	}
 	log := newLogger(os.Stderr, o.logLevel, o.logFormat)
 	if o.httpPort < 0 || o.httpPort > 65535 || o.grpcPort < 0 || o.grpcPort > 65535 {
 		return usageErrorf("ports must be between 0 and 65535")
@@ -90,10 +97,24 @@ func runDev(ctx context.Context, o devOptions, out io.Writer) error {
 		dataDir = dir
 	}
 	databaseURL := o.databaseURL
+	var lock *devLock
 	if databaseURL == "" {
-		pgDir := "" // ephemeral: a temporary dir, removed at stop
+		pgDir := "" // ephemeral: a temporary dir of its own, removed at stop
 		if dataDir != "" {
 			pgDir = filepath.Join(dataDir, "postgres")
+			// Before anything touches PostgreSQL: the dir is ours alone.
+			var err error
+			if lock, err = lockDataDir(dataDir); err != nil {
+				var running errDevRunning
+				if errors.As(err, &running) {
+					return bareError{running.Error()}
+				}
+				return err
+			}
+			defer lock.release() // deferred first, so it runs after PostgreSQL has stopped
+			if err := lock.write(devLockInfo{PID: os.Getpid()}); err != nil {
+				return fmt.Errorf("lock file: %w", err)
+			}
 		}
 		pg, err := embed.StartPostgres(ctx, embed.PostgresOptions{
 			DataDir:     pgDir,
@@ -131,12 +152,18 @@ func runDev(ctx context.Context, o devOptions, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if lock != nil {
+		if err := lock.write(devLockInfo{PID: os.Getpid(), HTTPPort: addrPort(srv.HTTPAddr()), GRPCPort: addrPort(srv.GRPCAddr())}); err != nil {
+			srv.Close()
+			return fmt.Errorf("lock file: %w", err)
+		}
+	}
 	creds, err := seedDev(ctx, srv)
 	if err != nil {
 		srv.Close()
 		return err
 	}
-	profileNote := saveDevProfile("http://"+srv.HTTPAddr(), creds)
+	profileNote := saveDevProfile("http://"+srv.HTTPAddr(), creds, o.ephemeral)
 	printBanner(out, devBanner{
 		httpAddr: srv.HTTPAddr(), grpcAddr: srv.GRPCAddr(), natsURL: nats.URL(),
 		dataDir: dataDir, ephemeral: o.ephemeral, external: o.databaseURL != "",
@@ -201,6 +228,10 @@ func printBanner(w io.Writer, b devBanner) {
 	}
 	httpURL := "http://" + b.httpAddr
 	grpcURL := "http://" + b.grpcAddr
+	stopNote := "Ctrl-C stops everything; the next start keeps your data and these credentials."
+	if b.ephemeral && !b.external {
+		stopNote = "Ctrl-C stops everything and deletes the data: nothing is kept (--ephemeral)."
+	}
 	fmt.Fprintf(w, `
 flovyn dev is ready in %s — NOT FOR PRODUCTION (use flovyn server)
 
@@ -223,33 +254,54 @@ Paste into your shell:
   export FLOVYN_API_KEY=%s
 
 %s
-Ctrl-C stops everything; the next start keeps your data and these credentials.
+%s
 `, b.took.Round(time.Millisecond), httpURL, httpURL, grpcURL, b.natsURL, data,
 		b.creds.tenant.Slug, b.creds.tenant.ID, b.creds.workerToken, b.creds.adminKey,
-		httpURL, grpcURL, b.creds.tenant.Slug, b.creds.tenant.ID, b.creds.workerToken, b.creds.adminKey, b.profileNote)
+		httpURL, grpcURL, b.creds.tenant.Slug, b.creds.tenant.ID, b.creds.workerToken, b.creds.adminKey, b.profileNote, stopNote)
 }
 
-// devProfile is the CLI profile `flovyn dev` keeps pointing at itself.
-const devProfile = "dev"
+// The CLI profiles `flovyn dev` keeps pointing at itself: one for the
+// persistent data dir, and one for --ephemeral, so a throwaway server never
+// replaces the saved "dev" profile (whose server keeps its data).
+const (
+	devProfile          = "dev"
+	devEphemeralProfile = "dev-ephemeral"
+)
 
-// saveDevProfile records this server in the CLI's "dev" profile, and makes
-// it the current profile unless the user chose another, so the admin
-// commands work with no flags next to `flovyn dev`. It returns a line for
+// saveDevProfile records this server in the CLI's "dev" profile (with
+// --ephemeral: "dev-ephemeral"). It becomes the current profile when there
+// is none, so the admin commands work with no flags next to `flovyn dev`; the
+// persistent "dev" also takes over from "dev-ephemeral", whose server is gone
+// once it stopped; any other choice of the user stays. It returns a line for
 // the banner.
-func saveDevProfile(server string, c devCredentials) string {
+func saveDevProfile(server string, c devCredentials, ephemeral bool) string {
+	name := devProfile
+	if ephemeral {
+		name = devEphemeralProfile
+	}
 	profiles, err := client.LoadProfiles()
 	if err == nil {
-		profiles.Profiles[devProfile] = client.Profile{Server: server, Tenant: c.tenant.Slug, APIKey: c.adminKey}
-		if profiles.Current == "" {
-			profiles.Current = devProfile
+		profiles.Profiles[name] = client.Profile{Server: server, Tenant: c.tenant.Slug, APIKey: c.adminKey}
+		if _, ok := profiles.Profiles[profiles.Current]; !ok || (!ephemeral && profiles.Current == devEphemeralProfile) {
+			profiles.Current = name
 		}
 		err = profiles.Save()
 	}
 	if err != nil {
 		return "The CLI profile could not be saved (" + err.Error() + "); pass --server and --api-key.\n"
 	}
-	if profiles.Current != devProfile {
-		return "Saved as CLI profile \"dev\" (use --profile dev; your current profile is \"" + profiles.Current + "\").\n"
+	if profiles.Current != name {
+		return fmt.Sprintf("Saved as CLI profile %q (use --profile %s; your current profile is %q).\n", name, name, profiles.Current)
 	}
-	return "The flovyn CLI on this machine now uses this server (profile \"dev\").\n"
+	return fmt.Sprintf("The flovyn CLI on this machine now uses this server (profile %q).\n", name)
+}
+
+// addrPort is the port of a host:port address, 0 when it has none.
+func addrPort(addr string) int {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(port)
+	return n
 }

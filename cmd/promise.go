@@ -14,8 +14,10 @@ type PromiseOutcome struct {
 }
 
 const promiseIDHelp = `The id is the promiseId recorded in the execution's PROMISE_CREATED event
-(see "flovyn workflow events"), or <workflow execution id>:<promise name>.
-Settling a promise again changes nothing: the first outcome stands.`
+(see "flovyn workflow events"), or <workflow execution id>:<promise name>,
+where the workflow id may be the start of one that no other execution
+shares (at least 4 hex digits; the TUI shows 8). A promise settles once:
+settling it again is refused ("promise … is already resolved", exit 1).`
 
 func newPromiseCommand(g *globals) *cobra.Command {
 	c := &cobra.Command{
@@ -42,7 +44,7 @@ func newPromiseResolveCommand(g *globals) *cobra.Command {
 		Use:   "resolve <id>",
 		Short: "Resolve a promise with an optional JSON value",
 		Long:  "Resolve a promise with an optional JSON value (default null).\n\n" + promiseIDHelp,
-		Args:  cobra.ExactArgs(1),
+		Args:  promiseIDArgs,
 		PreRunE: func(cmd *cobra.Command, _ []string) (err error) {
 			if value != "" && valueFile != "" {
 				return usageErrorf("give the value once: --value or --value-file")
@@ -51,13 +53,17 @@ func newPromiseResolveCommand(g *globals) *cobra.Command {
 			return err
 		},
 		RunE: g.action(true, func(s *session, args []string) error {
-			if err := s.c.ResolvePromise(s.ctx, args[0], raw); err != nil {
+			id, err := s.promiseID(args[0])
+			if err != nil {
+				return err
+			}
+			if err := s.c.ResolvePromise(s.ctx, id, raw); err != nil {
 				return err
 			}
 			if s.p.isJSON() {
-				return s.p.json(PromiseOutcome{PromiseID: args[0], Status: "RESOLVED"})
+				return s.p.json(PromiseOutcome{PromiseID: id, Status: "RESOLVED"})
 			}
-			s.p.line("Promise %s resolved.", args[0])
+			s.p.line("Promise %s resolved.", id)
 			return nil
 		}),
 	}
@@ -72,7 +78,7 @@ func newPromiseRejectCommand(g *globals) *cobra.Command {
 		Use:   "reject <id> --error TEXT",
 		Short: "Reject a promise with an error message",
 		Long:  "Reject a promise; the workflow waiting on it sees the error.\n\n" + promiseIDHelp,
-		Args:  cobra.ExactArgs(1),
+		Args:  promiseIDArgs,
 		PreRunE: func(*cobra.Command, []string) error {
 			if message == "" {
 				return usageErrorf("--error is required: the message the workflow sees")
@@ -80,13 +86,17 @@ func newPromiseRejectCommand(g *globals) *cobra.Command {
 			return nil
 		},
 		RunE: g.action(true, func(s *session, args []string) error {
-			if err := s.c.RejectPromise(s.ctx, args[0], message); err != nil {
+			id, err := s.promiseID(args[0])
+			if err != nil {
+				return err
+			}
+			if err := s.c.RejectPromise(s.ctx, id, message); err != nil {
 				return err
 			}
 			if s.p.isJSON() {
-				return s.p.json(PromiseOutcome{PromiseID: args[0], Status: "REJECTED"})
+				return s.p.json(PromiseOutcome{PromiseID: id, Status: "REJECTED"})
 			}
-			s.p.line("Promise %s rejected.", args[0])
+			s.p.line("Promise %s rejected.", id)
 			return nil
 		}),
 	}

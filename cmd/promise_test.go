@@ -64,3 +64,55 @@ func TestPromiseCommands(t *testing.T) {
 	s.fails(2, "--value: not valid JSON", "promise", "resolve", promiseID, "--value", "yes")
 	s.fails(1, "not found", "promise", "resolve", "00000000-0000-4000-8000-000000000000:nothing")
 }
+
+// promiseIDOf reads the promiseId of an execution's PROMISE_CREATED.
+func promiseIDOf(t *testing.T, s *cliServer, id string) string {
+	t.Helper()
+	var evs struct {
+		Events []struct {
+			EventType string          `json:"eventType"`
+			Data      json.RawMessage `json:"data"`
+		} `json:"events"`
+	}
+	decode(t, s.ok("workflow", "events", id, "-o", "json"), &evs)
+	for _, e := range evs.Events {
+		if e.EventType == "PROMISE_CREATED" {
+			var d struct {
+				PromiseID string `json:"promiseId"`
+			}
+			_ = json.Unmarshal(e.Data, &d)
+			return d.PromiseID
+		}
+	}
+	t.Fatalf("no PROMISE_CREATED in %s", id)
+	return ""
+}
+
+// Settling a promise that is settled already is refused with the server's
+// message (409): "promise <id> is already resolved".
+func TestPromiseAlreadySettled(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	s.worker(workerKey)
+
+	id := s.startID("await-promise")
+	s.waitForEvent(id, "PROMISE_CREATED")
+	promiseID := promiseIDOf(t, s, id)
+	s.ok("promise", "resolve", promiseID, "--value", "1")
+	for _, args := range [][]string{
+		{"promise", "resolve", promiseID, "--value", "2"},
+		{"promise", "reject", promiseID, "--error", "too late"},
+	} {
+		r := s.fails(1, "is already resolved", args...)
+		if !strings.Contains(r.stderr, "promise ") || !strings.Contains(r.stderr, promiseID) {
+			t.Fatalf("%v: want the promise named: %s", args, r)
+		}
+	}
+	s.fails(1, "is already resolved", "promise", "resolve", id+":approval")
+
+	id2 := s.startID("await-promise")
+	s.waitForEvent(id2, "PROMISE_CREATED")
+	s.ok("promise", "reject", id2+":approval", "--error", "no")
+	s.fails(1, "is already rejected", "promise", "resolve", id2+":approval")
+	s.fails(1, "is already rejected", "promise", "reject", promiseIDOf(t, s, id2), "--error", "again")
+}

@@ -24,13 +24,22 @@ func (e usageError) Unwrap() error { return e.err }
 
 func usageErrorf(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
 
+// bareError is a failure whose message is printed as it is, without the
+// "flovyn: " prefix, because it already reads as a sentence about flovyn
+// ("flovyn dev is already running on this data dir …").
+type bareError struct{ msg string }
+
+func (e bareError) Error() string { return e.msg }
+
 func newRootCommand() *cobra.Command {
 	root := &cobra.Command{
 		Use:           "flovyn",
 		Short:         "Durable workflow orchestration: the server and its admin client",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       versionLine(buildVersion()),
 	}
+	root.SetVersionTemplate("{{.Version}}\n")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	g := &globals{}
 	g.register(root.PersistentFlags())
@@ -47,16 +56,66 @@ func newRootCommand() *cobra.Command {
 		newWorkflowCommand(g),
 		newPromiseCommand(g),
 		newTUICommand(g),
-		newVersionCommand(),
+		newWhoamiCommand(g),
+		newVersionCommand(g),
 	)
+	root.InitDefaultCompletionCmd() // now, so that requireSubcommands covers it too
+	requireSubcommands(root)
 	return root
+}
+
+// requireSubcommands makes every command that only groups others (the root
+// and the nouns: workflow, token, …) print its help when called alone, and
+// refuse an unknown subcommand as a usage error with a suggestion, as cobra
+// does only for the root, and there over several lines.
+func requireSubcommands(c *cobra.Command) {
+	if c.HasSubCommands() && c.Run == nil && c.RunE == nil {
+		c.Args = cobra.ArbitraryArgs // checked below; nil would let cobra answer for the root
+		c.RunE = func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return cmd.Help()
+			}
+			return unknownCommand(cmd, args[0])
+		}
+	}
+	for _, sub := range c.Commands() {
+		requireSubcommands(sub)
+	}
+}
+
+// unknownCommand is the one-line usage error for an unknown subcommand:
+// `unknown command "lst" for "flovyn workflow"; did you mean list?`.
+func unknownCommand(cmd *cobra.Command, arg string) error {
+	if cmd.SuggestionsMinimumDistance <= 0 {
+		cmd.SuggestionsMinimumDistance = 2
+	}
+	msg := fmt.Sprintf("unknown command %q for %q", arg, cmd.CommandPath())
+	if s := cmd.SuggestionsFor(arg); len(s) > 0 {
+		msg += "; did you mean " + orList(s) + "?"
+	} else {
+		msg += fmt.Sprintf(" (see %q)", cmd.CommandPath()+" --help")
+	}
+	return usageError{errors.New(msg)}
+}
+
+// orList joins words as "a", "a or b", "a, b or c".
+func orList(words []string) string {
+	if len(words) == 1 {
+		return words[0]
+	}
+	return strings.Join(words[:len(words)-1], ", ") + " or " + words[len(words)-1]
 }
 
 // Execute runs the command line and exits with its status.
 func Execute() {
 	root := newRootCommand()
 	if err := root.Execute(); err != nil {
-		fmt.Fprintln(os.Stderr, "flovyn: "+err.Error())
+		var bare bareError
+		if errors.As(err, &bare) {
+			fmt.Fprintln(os.Stderr, err.Error())
+		} else {
+			fmt.Fprintln(os.Stderr, "flovyn: "+err.Error())
+		}
 		var ue usageError
 		if errors.As(err, &ue) || isCobraUsageError(err) {
 			os.Exit(exitUsage)

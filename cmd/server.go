@@ -57,6 +57,12 @@ func loadConfig(cmd *cobra.Command) (*config.Config, error) {
 	cfg, err := config.Load("", os.LookupEnv, cmd.Flags())
 	var ce *config.Error
 	if errors.As(err, &ce) {
+		// A bad log level or format given as a flag is named by the flag.
+		if flag := map[string]string{"log.level": "log-level", "log.format": "log-format"}[ce.Key]; flag != "" && cmd.Flags().Changed(flag) {
+			if ferr := checkLogFlags(cmd.Flag("log-level").Value.String(), cmd.Flag("log-format").Value.String()); ferr != nil {
+				return nil, ferr
+			}
+		}
 		return nil, usageError{err}
 	}
 	return cfg, err

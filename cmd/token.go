@@ -192,13 +192,20 @@ func credentialStatus(c client.Credential) string {
 }
 
 func newTokenRevokeCommand(g *globals) *cobra.Command {
-	var typ, kind string
+	var (
+		typ, kind string
+		opts      client.RevokeOptions
+	)
 	c := &cobra.Command{
 		Use:   "revoke <id>",
 		Short: "Revoke a worker token or API key; it stops working at once",
-		Long: `Revoke a credential by the id shown by "flovyn token list". Without --type, the
-id is looked up among worker tokens, then API keys.`,
-		Args: cobra.ExactArgs(1),
+		Long: `Revoke a credential by the id shown by "flovyn token list" (a whole UUID).
+Without --type, the id is looked up among worker tokens, then API keys.
+
+The server refuses to revoke a tenant's last OWNER or instance-admin
+credential, which would leave nobody able to administer it; --force revokes
+it all the same.`,
+		Args: credentialIDArgs,
 		PreRunE: func(*cobra.Command, []string) (err error) {
 			kind, err = credentialKind(typ, true)
 			return err
@@ -209,18 +216,19 @@ id is looked up among worker tokens, then API keys.`,
 				err  error
 			)
 			switch kind {
-			case client.KindWorkerToken:
-				cred, err = s.c.RevokeWorkerToken(s.ctx, args[0])
-			case client.KindAPIKey:
-				cred, err = s.c.RevokeAPIKey(s.ctx, args[0])
+			case client.KindWorkerToken, client.KindAPIKey:
+				cred, err = s.c.RevokeCredential(s.ctx, kind, args[0], opts)
 			default:
-				cred, err = s.c.RevokeWorkerToken(s.ctx, args[0])
+				cred, err = s.c.RevokeCredential(s.ctx, client.KindWorkerToken, args[0], opts)
 				if client.StatusCode(err) == 404 {
-					cred, err = s.c.RevokeAPIKey(s.ctx, args[0])
+					cred, err = s.c.RevokeCredential(s.ctx, client.KindAPIKey, args[0], opts)
 				}
 				if client.StatusCode(err) == 404 {
 					err = fmt.Errorf("no worker token or API key %s in tenant %q", args[0], s.c.Tenant())
 				}
+			}
+			if client.StatusCode(err) == 409 && !opts.Force {
+				return fmt.Errorf("%w; add --force to revoke it all the same", err)
 			}
 			if err != nil {
 				return err
@@ -233,5 +241,6 @@ id is looked up among worker tokens, then API keys.`,
 		}),
 	}
 	c.Flags().StringVar(&typ, "type", "", "worker or api (default: whichever has the id)")
+	c.Flags().BoolVar(&opts.Force, "force", false, "revoke even the tenant's last OWNER or instance-admin credential")
 	return c
 }

@@ -111,3 +111,53 @@ func TestTokenCommands(t *testing.T) {
 	s.fails(2, `--type "robot"`, "token", "create", "--type", "robot")
 	s.fails(2, `--role "ROOT"`, "token", "create", "--type", "api", "--role", "root")
 }
+
+// token revoke --force revokes a tenant's last OWNER credential, which the
+// server refuses to revoke without it.
+func TestTokenRevokeForce(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	s.ok("tenant", "create", "solo")
+	solo := runOpts{env: map[string]string{"FLOVYN_TENANT": "solo"}}
+	create := func() credentialDoc {
+		var key credentialDoc
+		r := s.runWith(solo, "token", "create", "--type", "api", "--role", "OWNER", "--name", "owner", "-o", "json")
+		decode(t, r, &key)
+		if key.Token == nil {
+			t.Fatalf("create an OWNER key: %s", r)
+		}
+		return key
+	}
+
+	// --force is passed through.
+	key := create()
+	var revoked credentialDoc
+	decode(t, s.runWith(solo, "token", "revoke", key.ID, "--force", "-o", "json"), &revoked)
+	if revoked.ID != key.ID || revoked.RevokedAt == nil {
+		t.Fatalf("revoke --force: %+v", revoked)
+	}
+	decode(t, s.runWith(solo, "token", "revoke", create().ID, "--type", "api", "--force", "-o", "json"), &revoked)
+	if revoked.RevokedAt == nil {
+		t.Fatalf("revoke --type api --force: %+v", revoked)
+	}
+}
+
+// Without --force, the server refuses to revoke a tenant's last OWNER
+// credential (this needs the server to refuse it).
+func TestTokenRevokeLastOwnerNeedsForce(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	s.ok("tenant", "create", "solo")
+	solo := runOpts{env: map[string]string{"FLOVYN_TENANT": "solo"}}
+	var key credentialDoc
+	decode(t, s.runWith(solo, "token", "create", "--type", "api", "--role", "OWNER", "-o", "json"), &key)
+	s.failsWith(solo, 1, "last active OWNER credential", "token", "revoke", key.ID)
+	s.failsWith(solo, 1, "(409 Conflict); add --force to revoke it all the same", "token", "revoke", key.ID, "--type", "api")
+	owner := runOpts{env: map[string]string{"FLOVYN_TENANT": "solo", "FLOVYN_API_KEY": *key.Token}}
+	if r := s.runWith(owner, "token", "list"); r.code != 0 {
+		t.Fatalf("the last owner's key stopped working though its revocation was refused: %s", r)
+	}
+	if r := s.runWith(solo, "token", "revoke", key.ID, "--force"); r.code != 0 || !strings.Contains(r.stdout, "Revoked api key "+key.ID) {
+		t.Fatalf("revoke --force of the last owner: %s", r)
+	}
+}

@@ -95,6 +95,10 @@ func parseLabels(flag string, pairs []string) (map[string]string, error) {
 	return m, nil
 }
 
+// workflowIDHelp closes the help of every command that takes a workflow id.
+const workflowIDHelp = `The id is a workflow execution id, or the start of one that no other
+execution of the tenant shares (at least 4 hex digits; the TUI shows 8).`
+
 var workflowStatuses = []string{
 	client.StatusPending, client.StatusRunning, client.StatusWaiting,
 	client.StatusCompleted, client.StatusFailed, client.StatusCancelled,
@@ -351,10 +355,15 @@ func newWorkflowInspectCommand(g *globals) *cobra.Command {
 		Long: `Show an execution: its details, input and output (pretty JSON), its tasks and
 its event history. --follow then prints new events as they happen, until the
 execution ends. With -o json (and --follow) it prints one document
-{workflow, tasks, events} (once the execution has ended).`,
-		Args: cobra.ExactArgs(1),
+{workflow, tasks, events} (once the execution has ended).
+
+` + workflowIDHelp,
+		Args: workflowIDArgs(1, 0),
 		RunE: g.action(true, func(s *session, args []string) error {
-			id := args[0]
+			id, err := s.workflowID(args[0])
+			if err != nil {
+				return err
+			}
 			if s.p.isJSON() {
 				if follow {
 					if _, err := s.c.Follow(s.ctx, id, client.FollowOptions{}); err != nil {
@@ -506,10 +515,16 @@ func newWorkflowEventsCommand(g *globals) *cobra.Command {
 		Aliases: []string{"history"},
 		Short:   "Print an execution's event history",
 		Long: `Print an execution's event history in sequence order. --follow keeps printing
-new events until the execution ends (with -o json: one event per line).`,
-		Args: cobra.ExactArgs(1),
+new events until the execution ends (with -o json: one event per line).
+
+` + workflowIDHelp,
+		Args: workflowIDArgs(1, 0),
 		RunE: g.action(true, func(s *session, args []string) error {
-			events, err := s.c.WorkflowEvents(s.ctx, args[0], since)
+			id, err := s.workflowID(args[0])
+			if err != nil {
+				return err
+			}
+			events, err := s.c.WorkflowEvents(s.ctx, id, since)
 			if err != nil {
 				return err
 			}
@@ -525,7 +540,7 @@ new events until the execution ends (with -o json: one event per line).`,
 			if n := len(events); n > 0 {
 				since = events[n-1].Sequence
 			}
-			_, err = s.c.Follow(s.ctx, args[0], client.FollowOptions{Since: since, OnEvents: stream.print})
+			_, err = s.c.Follow(s.ctx, id, client.FollowOptions{Since: since, OnEvents: stream.print})
 			return err
 		}),
 	}
@@ -538,9 +553,14 @@ func newWorkflowTasksCommand(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "tasks <id>",
 		Short: "List an execution's tasks with their attempts",
-		Args:  cobra.ExactArgs(1),
+		Long:  "List an execution's tasks with their attempts.\n\n" + workflowIDHelp,
+		Args:  workflowIDArgs(1, 0),
 		RunE: g.action(true, func(s *session, args []string) error {
-			tasks, err := s.c.WorkflowTasks(s.ctx, args[0])
+			id, err := s.workflowID(args[0])
+			if err != nil {
+				return err
+			}
+			tasks, err := s.c.WorkflowTasks(s.ctx, id)
 			if err != nil {
 				return err
 			}
@@ -562,10 +582,16 @@ func newWorkflowCancelCommand(g *globals) *cobra.Command {
 		Short: "Cancel an execution, its tasks and its child executions",
 		Long: `Cancel an execution. One that no worker holds ends CANCELLED at once; one a
 worker is running ends when that worker reports (CANCELLING). Cancelling an
-execution that has already ended changes nothing and is not an error.`,
-		Args: cobra.ExactArgs(1),
+execution that has already ended changes nothing and is not an error.
+
+` + workflowIDHelp,
+		Args: workflowIDArgs(1, 0),
 		RunE: g.action(true, func(s *session, args []string) error {
-			res, err := s.c.CancelWorkflow(s.ctx, args[0], reason)
+			id, err := s.workflowID(args[0])
+			if err != nil {
+				return err
+			}
+			res, err := s.c.CancelWorkflow(s.ctx, id, reason)
 			if err != nil {
 				return err
 			}
@@ -597,8 +623,10 @@ func newWorkflowSignalCommand(g *globals) *cobra.Command {
 		Short: "Send a signal to an execution",
 		Long: `Send a named signal, with an optional JSON value, to a running execution.
 
-  flovyn workflow signal <id> approve --value '{"by": "ada"}'`,
-		Args: cobra.ExactArgs(2),
+  flovyn workflow signal <id> approve --value '{"by": "ada"}'
+
+` + workflowIDHelp,
+		Args: workflowIDArgs(2, 0),
 		PreRunE: func(cmd *cobra.Command, _ []string) (err error) {
 			if value != "" && valueFile != "" {
 				return usageErrorf("give the value once: --value or --value-file")
@@ -607,14 +635,18 @@ func newWorkflowSignalCommand(g *globals) *cobra.Command {
 			return err
 		},
 		RunE: g.action(true, func(s *session, args []string) error {
-			res, err := s.c.SignalWorkflow(s.ctx, args[0], args[1], raw)
+			id, err := s.workflowID(args[0])
+			if err != nil {
+				return err
+			}
+			res, err := s.c.SignalWorkflow(s.ctx, id, args[1], raw)
 			if err != nil {
 				return err
 			}
 			if s.p.isJSON() {
 				return s.p.json(res)
 			}
-			s.p.line("Signal %q delivered to workflow %s (event #%d).", args[1], args[0], res.SignalEventSequence)
+			s.p.line("Signal %q delivered to workflow %s (event #%d).", args[1], id, res.SignalEventSequence)
 			return nil
 		}),
 	}

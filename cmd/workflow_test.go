@@ -2,12 +2,17 @@ package cmd_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/flovyn/flovyn/server/store"
 )
 
 type executionDoc struct {
@@ -201,7 +206,7 @@ func TestWorkflowListInspectEvents(t *testing.T) {
 		t.Fatalf("inspect of a failed workflow: %s", r)
 	}
 	s.fails(1, "not found", "workflow", "inspect", "00000000-0000-4000-8000-000000000000")
-	s.fails(1, "not a UUID", "workflow", "inspect", "nope")
+	s.fails(2, `workflow id "nope": not a UUID or an id prefix`, "workflow", "inspect", "nope")
 
 	// events and tasks.
 	r = s.ok("workflow", "events", done)
@@ -332,5 +337,75 @@ func TestWorkflowSignalCancelFollow(t *testing.T) {
 	err := wait.Wait()
 	if code := wait.ProcessState.ExitCode(); code != 1 || !strings.Contains(werr.String(), "was cancelled") {
 		t.Fatalf("start --wait on a cancelled workflow: %v %d %s", err, code, werr.String())
+	}
+}
+
+// A workflow id may be given as the unique start of one, as the TUI shows it.
+func TestWorkflowIDPrefixes(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	s.worker(workerKey)
+	// Two executions whose ids share their first 8 hex digits.
+	twins := []uuid.UUID{uuid.MustParse("abcd0000-0000-4000-8000-000000000001"), uuid.MustParse("abcd0000-1111-4000-8000-000000000002")}
+	ctx := context.Background()
+	for _, id := range twins {
+		err := s.srv.Store().InTx(ctx, func(tx *store.Tx) error {
+			return tx.InsertWorkflow(ctx, store.Workflow{ID: id, TenantID: acme.ID, Kind: "twin", Queue: "nobody", Status: store.StatusPending})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	id := s.startID("await-signal")
+	short := id[:8]
+	s.waitForEvent(short, "WORKFLOW_SUSPENDED")
+
+	var doc struct {
+		Workflow executionDoc `json:"workflow"`
+	}
+	for _, prefix := range []string{short, strings.ToUpper(short), id[:13], strings.ReplaceAll(id[:18], "-", ""), id[:4]} {
+		decode(t, s.ok("workflow", "inspect", prefix, "-o", "json"), &doc)
+		if doc.Workflow.ID != id {
+			t.Fatalf("inspect %s: %+v", prefix, doc.Workflow)
+		}
+	}
+	if r := s.ok("workflow", "events", short); !strings.Contains(r.stdout, "WORKFLOW_STARTED") {
+		t.Fatalf("events %s: %s", short, r)
+	}
+	s.ok("workflow", "tasks", short)
+	if r := s.ok("workflow", "signal", short, "go", "--value", `"on"`); !strings.Contains(r.stdout, "delivered to workflow "+id) {
+		t.Fatalf("signal %s: %s", short, r)
+	}
+	s.waitForEvent(id, "WORKFLOW_COMPLETED")
+	if r := s.ok("workflow", "cancel", twins[0].String()[:35]); !strings.Contains(r.stdout, twins[0].String()) {
+		t.Fatalf("cancel by a 35-character prefix: %s", r)
+	}
+
+	// <workflow id prefix>:<promise name>.
+	pid := s.startID("await-promise")
+	s.waitForEvent(pid, "PROMISE_CREATED")
+	var outcome struct {
+		PromiseID string `json:"promiseId"`
+	}
+	decode(t, s.ok("promise", "resolve", pid[:8]+":approval", "--value", "true", "-o", "json"), &outcome)
+	if outcome.PromiseID != pid+":approval" {
+		t.Fatalf("promise resolve by a prefix: %+v", outcome)
+	}
+	s.waitForEvent(pid, "WORKFLOW_COMPLETED")
+
+	// Ambiguous and unknown prefixes fail before acting.
+	r := s.fails(1, "id prefix abcd0000 is ambiguous (matches ", "workflow", "cancel", "abcd0000")
+	if !strings.Contains(r.stderr, twins[0].String()) || !strings.Contains(r.stderr, twins[1].String()) {
+		t.Fatalf("ambiguous prefix: %s", r)
+	}
+	s.fails(1, "id prefix abcd is ambiguous", "workflow", "inspect", "abcd")
+	s.fails(1, `no workflow execution with id prefix 0000ffff in tenant "acme"`, "workflow", "inspect", "0000ffff")
+	s.fails(1, `no workflow execution with id prefix 0000ffff`, "promise", "resolve", "0000ffff:approval")
+	var page struct {
+		Items []executionDoc `json:"items"`
+	}
+	decode(t, s.ok("workflow", "list", "--kind", "twin", "-o", "json"), &page)
+	if len(page.Items) != 2 || page.Items[0].ID != twins[1].String() || page.Items[0].Status != "PENDING" {
+		t.Fatalf("a refused prefix changed a workflow: %+v", page.Items)
 	}
 }
