@@ -7,7 +7,12 @@ import (
 	"testing"
 
 	"github.com/google/uuid"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/mem"
+	"google.golang.org/protobuf/encoding/protowire"
+	encproto "google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	flovynv1 "github.com/flovyn/flovyn/proto/flovyn/v1"
 	"github.com/flovyn/flovyn/sdk"
@@ -230,4 +235,34 @@ func TestBadInputIsRefusedOverGRPC(t *testing.T) {
 		_, err = task.ReportProgress(ctx, &flovynv1.ReportProgressRequest{TaskExecutionId: submitted.TaskExecutionId, Progress: p})
 		wantMessage(t, "progress", err, codes.InvalidArgument, "progress")
 	}
+}
+
+// rawBytes sends a request's bytes as they are, whatever they hold.
+type rawBytes []byte
+
+type rawCodec struct{}
+
+func (rawCodec) Marshal(v any) (mem.BufferSlice, error) {
+	return mem.BufferSlice{mem.SliceBuffer(v.(rawBytes))}, nil
+}
+func (rawCodec) Unmarshal(data mem.BufferSlice, v any) error {
+	return encproto.Unmarshal(data.Materialize(), v.(protoreflect.ProtoMessage))
+}
+func (rawCodec) Name() string { return "proto" }
+
+// A string field that is not UTF-8 cannot be sent by the SDKs (protobuf
+// refuses to encode it), but a hand-made message can carry one: it is the
+// caller's bad input, INVALID_ARGUMENT naming the field, never INTERNAL;
+// and a caller without a credential still learns only that.
+func TestUndecodableRequestIsInvalidArgument(t *testing.T) {
+	e := start(t)
+	field := (&flovynv1.StartWorkflowRequest{}).ProtoReflect().Descriptor().Fields().ByName("workflow_kind").Number()
+	msg := protowire.AppendTag(nil, field, protowire.BytesType)
+	msg = protowire.AppendBytes(msg, []byte("bad\xff\xfekind"))
+	call := func(c *sdk.Client) error {
+		var resp flovynv1.StartWorkflowResponse
+		return c.Conn().Invoke(ctxT(t), "/flovyn.v1.WorkflowDispatch/StartWorkflow", rawBytes(msg), &resp, grpc.ForceCodecV2(rawCodec{}))
+	}
+	wantMessage(t, "invalid UTF-8 in workflow_kind", call(e.client()), codes.InvalidArgument, "workflow_kind")
+	wantCode(t, "the same without a credential", call(e.clientWith("", "")), codes.Unauthenticated)
 }

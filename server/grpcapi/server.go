@@ -56,6 +56,7 @@ func NewServer(o Options) *grpc.Server {
 	if o.MaxMessageBytes <= 0 {
 		o.MaxMessageBytes = limits.MessageBytes(0, 0)
 	}
+	codec := newRequestCodec()
 	shared := &api{engine: o.Engine, store: o.Store, log: o.Logger, tenants: newTenantCache()}
 	s := grpc.NewServer(
 		// The Rust SDK pings every 30 s even when idle; grpc-go's default
@@ -66,8 +67,9 @@ func NewServer(o Options) *grpc.Server {
 		grpc.NumStreamWorkers(uint32(8*runtime.NumCPU())),
 		grpc.MaxRecvMsgSize(o.MaxMessageBytes),
 		grpc.MaxSendMsgSize(o.MaxMessageBytes),
-		grpc.ChainUnaryInterceptor(a.unary),
-		grpc.ChainStreamInterceptor(a.stream),
+		grpc.ForceServerCodecV2(codec),
+		grpc.ChainUnaryInterceptor(codec.take, a.unary, codec.refuse),
+		grpc.ChainStreamInterceptor(a.stream, codec.stream),
 		grpc.StatsHandler(&connTracker{engine: o.Engine}),
 	)
 	flovynv1.RegisterWorkflowDispatchServer(s, &workflowDispatch{api: shared})
