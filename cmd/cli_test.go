@@ -96,7 +96,13 @@ type runOpts struct {
 
 func (s *cliServer) runWith(o runOpts, args ...string) result {
 	s.t.Helper()
-	cmd := s.command(o, args...)
+	return runCLI(s.t, s.command(o, args...), args)
+}
+
+// runCLI runs a flovyn process to its end and returns what it printed and
+// its exit code.
+func runCLI(t *testing.T, cmd *exec.Cmd, args []string) result {
+	t.Helper()
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -106,7 +112,7 @@ func (s *cliServer) runWith(o runOpts, args ...string) result {
 	case errors.As(err, &exit):
 		r.code = exit.ExitCode()
 	case err != nil:
-		s.t.Fatalf("run flovyn %v: %v", args, err)
+		t.Fatalf("run flovyn %v: %v", args, err)
 	}
 	return r
 }

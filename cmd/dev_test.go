@@ -152,18 +152,7 @@ func devCLI(t *testing.T, configDir string, args ...string) result {
 	t.Helper()
 	cmd := exec.Command(flovynBin, args...)
 	cmd.Env = devEnv(configDir)
-	var stdout, stderr strings.Builder
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	r := result{args: args, stdout: stdout.String(), stderr: stderr.String()}
-	var exit *exec.ExitError
-	switch {
-	case errors.As(err, &exit):
-		r.code = exit.ExitCode()
-	case err != nil:
-		t.Fatalf("run flovyn %v: %v", args, err)
-	}
-	return r
+	return runCLI(t, cmd, args)
 }
 
 // runBounded runs a flovyn process that should exit by itself, and fails
