@@ -39,14 +39,16 @@ func scanTask(row pgx.Row) (Task, error) {
 	return t, notFound(err)
 }
 
-// InsertTask creates a PENDING task. It reports false when the tenant has a
+// InsertTask creates a PENDING task; one with a timeout gets its deadline,
+// timeout_ms from now (database time). It reports false when the tenant has a
 // task with that id already, in which case nothing changes: the caller
 // decides whether that is a replay (LockTask tells whose task it is).
 func (t *Tx) InsertTask(ctx context.Context, task Task, prioritySeconds int32) (bool, error) {
 	tag, err := t.tx.Exec(ctx,
 		`INSERT INTO tasks (id, tenant_id, workflow_id, kind, queue, status, priority_seconds, dispatch_order, input,
-		     max_retries, timeout_ms)
-		 VALUES ($1, $2, $3, $4, $5, 'PENDING', $6, now() - $6::int * interval '1 second', $7::json, $8, $9)
+		     max_retries, timeout_ms, deadline_at)
+		 VALUES ($1, $2, $3, $4, $5, 'PENDING', $6, now() - $6::int * interval '1 second', $7::json, $8, $9,
+		     CASE WHEN $9::bigint > 0 THEN now() + $9::bigint * interval '1 millisecond' END)
 		 ON CONFLICT (tenant_id, id) DO NOTHING`,
 		task.ID, task.TenantID, task.WorkflowID, task.Kind, task.Queue, prioritySeconds, jsonText(task.Input),
 		task.MaxRetries, task.TimeoutMs)
