@@ -20,8 +20,9 @@ import (
 // die with it and are replaced by workers on the surviving replicas (a real
 // worker would reconnect through the load balancer; ours dial one address).
 // Nobody renews the dead replica's leases, so the survivors reclaim that
-// work once the workflow task lease or the worker timeout has run out.
-// Every workflow completes, each task once in its history.
+// work once its lease (the default worker_timeout) has run out: within
+// maxRecovery of the kill, measured. Every workflow completes, each task
+// once in its history.
 func TestReplicaKilled(t *testing.T) {
 	c := newCluster(t, 3, true)
 	l := newLoad(t, "kill-replica")
@@ -59,7 +60,9 @@ func TestReplicaKilled(t *testing.T) {
 		return heldWorkflows.Load() >= 2 && heldTasks.Load() >= 2
 	})
 
+	orphans := c.heldBy(doomedWorkers)
 	doomed.kill()
+	killed := time.Now()
 	t.Logf("killed replica 2 while its workers held %d workflow tasks and %d tasks; %d of %d workflows completed",
 		heldWorkflows.Load(), heldTasks.Load(), c.completed(l), n)
 	for k, w := range doomedWorkers {
@@ -68,6 +71,14 @@ func TestReplicaKilled(t *testing.T) {
 		c.startWorker(c.replicas[k%2], l.queue, name, l.both(name))
 	}
 	releaseAll() // what they were running goes nowhere: the connection is gone
+
+	waitUntil(t, "every item the dead replica held is offered again", func() bool { return c.redispatched(orphans) })
+	recovery := time.Since(killed)
+	t.Logf("recovery: the last of %d orphaned items was held again by a surviving worker %.1f s after the kill",
+		orphans.len(), recovery.Seconds())
+	if recovery > maxRecovery {
+		t.Errorf("recovery took %s, over the %s bound", recovery.Round(100*time.Millisecond), maxRecovery)
+	}
 
 	c.waitCompleted(l, n)
 	c.verify(l, clients[0], n)

@@ -20,19 +20,20 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/flovyn/flovyn/embed"
 	"github.com/flovyn/flovyn/sdk"
 )
 
-// The engine timings every replica runs with: short, so that abandoned work
-// is reclaimed within seconds.
+// The engine timings every replica runs with: the defaults, but for a
+// shorter poll hold and recheck. The leases (worker_timeout and
+// workflow_task_lease) are the defaults, so TestReplicaKilled measures the
+// recovery a user gets.
 var engineEnv = []string{
 	"ENGINE__POLL_HOLD=500ms",
 	"ENGINE__RECHECK_INTERVAL=200ms",
-	"ENGINE__WORKFLOW_TASK_LEASE=5s",
-	"ENGINE__WORKER_TIMEOUT=5s",
 }
 
 const (
@@ -480,4 +481,55 @@ func (s *syncBuffer) tail(n int) string {
 	defer s.mu.Unlock()
 	lines := strings.Split(strings.TrimSpace(s.b.String()), "\n")
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
+
+// maxRecovery bounds how long the work held through a replica killed with
+// SIGKILL waits before a surviving replica offers it again (DESIGN §7).
+const maxRecovery = 15 * time.Second
+
+// orphans are the workflow tasks and tasks some workers held.
+type orphans struct {
+	workers   []string
+	workflows []string
+	tasks     []string
+}
+
+func (o orphans) len() int { return len(o.workflows) + len(o.tasks) }
+
+// heldBy lists what the workers hold now.
+func (c *cluster) heldBy(workers []*worker) orphans {
+	c.t.Helper()
+	var o orphans
+	for _, w := range workers {
+		o.workers = append(o.workers, w.w.WorkerID())
+	}
+	for table, ids := range map[string]*[]string{"workflow_executions": &o.workflows, "tasks": &o.tasks} {
+		rows, err := c.db.Query(c.t.Context(),
+			`SELECT id::text FROM `+table+` WHERE status = 'RUNNING' AND worker_id = ANY($1)`, o.workers)
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		if *ids, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
+			c.t.Fatal(err)
+		}
+	}
+	if o.len() == 0 {
+		c.t.Fatal("the workers hold nothing")
+	}
+	return o
+}
+
+// redispatched reports whether every orphan is held by another worker now,
+// or has ended.
+func (c *cluster) redispatched(o orphans) bool {
+	for table, ids := range map[string][]string{"workflow_executions": o.workflows, "tasks": o.tasks} {
+		var waiting int
+		err := c.db.QueryRow(c.t.Context(),
+			`SELECT count(*) FROM `+table+` WHERE id::text = ANY($1)
+			     AND (status = 'PENDING' OR status = 'RUNNING' AND worker_id = ANY($2))`, ids, o.workers).Scan(&waiting)
+		if err != nil || waiting > 0 {
+			return false
+		}
+	}
+	return true
 }

@@ -169,8 +169,10 @@ type EngineConfig struct {
 	// WorkflowTaskLease is how long a worker may hold a workflow task before
 	// it goes back to PENDING.
 	WorkflowTaskLease Duration `toml:"workflow_task_lease"`
-	// WorkerTimeout is how long a worker may go without polling or sending a
-	// heartbeat before its running tasks are reclaimed.
+	// WorkerTimeout is the lease of the work a worker holds through a
+	// replica, renewed by that replica while the worker stays connected: a
+	// replica that dies stops renewing, and its work is offered again once
+	// the lease runs out.
 	WorkerTimeout Duration `toml:"worker_timeout"`
 	// RecheckInterval bounds the cost of a lost wake-up: held polls and
 	// background loops look at the database at least this often.
@@ -222,7 +224,7 @@ func Default() Config {
 		Engine: EngineConfig{
 			PollHold:          Duration{time.Second},
 			WorkflowTaskLease: Duration{30 * time.Second},
-			WorkerTimeout:     Duration{60 * time.Second},
+			WorkerTimeout:     Duration{10 * time.Second},
 			RecheckInterval:   Duration{time.Second},
 		},
 		Limits: LimitsConfig{

@@ -63,7 +63,7 @@ func TestDefaults(t *testing.T) {
 		{"Auth.JWT.ClockSkew", c.Auth.JWT.ClockSkew.Duration, 30 * time.Second},
 		{"Engine.PollHold", c.Engine.PollHold.Duration, time.Second},
 		{"Engine.WorkflowTaskLease", c.Engine.WorkflowTaskLease.Duration, 30 * time.Second},
-		{"Engine.WorkerTimeout", c.Engine.WorkerTimeout.Duration, 60 * time.Second},
+		{"Engine.WorkerTimeout", c.Engine.WorkerTimeout.Duration, 10 * time.Second},
 		{"Engine.RecheckInterval", c.Engine.RecheckInterval.Duration, time.Second},
 		{"HTTP exclude_paths has health", slices.Contains(c.Auth.Endpoints.HTTP.ExcludePaths, "/_/health"), true},
 	}

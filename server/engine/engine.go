@@ -28,7 +28,10 @@ type Config struct {
 	PollHold time.Duration
 	// WorkflowTaskLease is how long a worker may hold a workflow task.
 	WorkflowTaskLease time.Duration
-	// WorkerTimeout is how long a task stays with a worker that is no longer
+	// WorkerTimeout is the lease of work held through this replica: the
+	// replica renews it while the worker's connection lives, so work held
+	// through a replica that died is offered again once it runs out. It is
+	// also how long a task stays with a worker that is no longer
 	// connected before it is offered again.
 	WorkerTimeout time.Duration
 	// RecheckInterval bounds the cost of a lost wake-up.
@@ -40,6 +43,10 @@ type Config struct {
 	MaxHistoryBytes  int
 	HistoryWarnBytes int
 }
+
+// DefaultWorkerTimeout keeps a crashed replica's work from waiting long:
+// with the reclaim's recheck it is offered again within about 11 s.
+const DefaultWorkerTimeout = 10 * time.Second
 
 // Engine applies the rules. It is safe for concurrent use.
 type Engine struct {
@@ -71,7 +78,7 @@ func New(st *store.Store, hub *notify.Hub, cfg Config, log *slog.Logger) *Engine
 		cfg.WorkflowTaskLease = 30 * time.Second
 	}
 	if cfg.WorkerTimeout <= 0 {
-		cfg.WorkerTimeout = time.Minute
+		cfg.WorkerTimeout = DefaultWorkerTimeout
 	}
 	if cfg.MaxPayloadBytes <= 0 {
 		cfg.MaxPayloadBytes = limits.DefaultMaxPayloadBytes

@@ -146,7 +146,7 @@ func (e *Engine) extendLeases(ctx context.Context) error {
 	// A dropped task's last renewal ends at most a worker timeout after the
 	// drop (plus a renewal in flight then); half a timeout more is margin.
 	keep := e.cfg.WorkerTimeout + e.cfg.WorkerTimeout/2
-	return e.st.ExtendTaskLeases(ctx, e.presence.Workers(), e.dropped.list(keep), e.cfg.WorkerTimeout)
+	return e.st.ExtendLeases(ctx, e.presence.Workers(), e.dropped.list(keep), e.cfg.WorkerTimeout, e.cfg.WorkflowTaskLease)
 }
 
 // droppedTasks are tasks whose connected worker is no longer running them

@@ -211,7 +211,7 @@ func (e *Engine) Signal(ctx context.Context, tenant, id uuid.UUID, name string, 
 func (e *Engine) PollWorkflow(ctx context.Context, tenant uuid.UUID, queue, worker string) (*store.Workflow, error) {
 	return pollFor(ctx, e, notify.Workflows, tenant, queue, worker,
 		func(kinds []string) (store.Workflow, error) {
-			return e.st.ClaimWorkflow(ctx, tenant, queue, kinds, worker, e.cfg.WorkflowTaskLease)
+			return e.st.ClaimWorkflow(ctx, tenant, queue, kinds, worker, min(e.cfg.WorkflowTaskLease, e.cfg.WorkerTimeout))
 		},
 		e.st.UnclaimWorkflow)
 }

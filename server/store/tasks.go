@@ -199,12 +199,13 @@ func splitWorkers(workers []WorkerRef) ([]uuid.UUID, []string) {
 	return tenants, ids
 }
 
-// ExtendTaskLeases pushes the lease of every RUNNING task held by one of
-// workers to lease from now: those workers are still connected. Tasks in
-// except are left alone, and so is a lease that has already run out: that
-// task is up for reclaim (after a database outage longer than the lease,
-// say), and renewing it would race with the reclaim.
-func (s *Store) ExtendTaskLeases(ctx context.Context, workers []WorkerRef, except []TaskRef, lease time.Duration) error {
+// ExtendLeases renews, in one statement, the leases of the work held by
+// workers, which are still connected: a task's to lease from now, a
+// workflow task's too but never past workflowTaskLease after its claim.
+// Tasks in except are left alone, and so is a lease that has already run
+// out: that work is up for reclaim (after a database outage longer than
+// the lease, say), and renewing it would race with the reclaim.
+func (s *Store) ExtendLeases(ctx context.Context, workers []WorkerRef, except []TaskRef, lease, workflowTaskLease time.Duration) error {
 	if len(workers) == 0 {
 		return nil
 	}
@@ -214,12 +215,15 @@ func (s *Store) ExtendTaskLeases(ctx context.Context, workers []WorkerRef, excep
 		exTenants[i], exIDs[i] = t.Tenant, t.ID
 	}
 	_, err := s.pool.Exec(ctx,
-		`UPDATE tasks t SET lease_expires_at = now() + $3::interval
-		 FROM unnest($1::uuid[], $2::text[]) AS w(tenant_id, worker_id)
-		 WHERE t.tenant_id = w.tenant_id AND t.worker_id = w.worker_id AND t.status = 'RUNNING' AND t.lease_expires_at > now()
-		     AND NOT EXISTS (SELECT 1 FROM unnest($4::uuid[], $5::uuid[]) AS x(tenant_id, id)
-		                     WHERE x.tenant_id = t.tenant_id AND x.id = t.id)`,
-		tenants, ids, lease, exTenants, exIDs)
+		`WITH w AS (SELECT * FROM unnest($1::uuid[], $2::text[]) AS w(tenant_id, worker_id)),
+		 t AS (
+		     UPDATE tasks t SET lease_expires_at = now() + $3::interval FROM w
+		     WHERE t.tenant_id = w.tenant_id AND t.worker_id = w.worker_id AND t.status = 'RUNNING' AND t.lease_expires_at > now()
+		         AND NOT EXISTS (SELECT 1 FROM unnest($4::uuid[], $5::uuid[]) AS x(tenant_id, id)
+		                         WHERE x.tenant_id = t.tenant_id AND x.id = t.id))
+		 UPDATE workflow_executions x SET lease_expires_at = least(x.claimed_at + $6::interval, now() + $3::interval) FROM w
+		 WHERE x.tenant_id = w.tenant_id AND x.worker_id = w.worker_id AND x.status = 'RUNNING' AND x.lease_expires_at > now()`,
+		tenants, ids, lease, exTenants, exIDs, workflowTaskLease)
 	return err
 }
 

@@ -168,10 +168,11 @@ func (t *Tx) SaveWorkflow(ctx context.Context, tenant, id uuid.UUID, events []Ev
 }
 
 // ClaimWorkflow moves the first PENDING workflow of tenant+queue (of one of
-// kinds, when kinds is not nil) to RUNNING for worker, with a lease.
+// kinds, when kinds is not nil) to RUNNING for worker, with a lease (which
+// ExtendLeases renews), and records when it was claimed.
 func (s *Store) ClaimWorkflow(ctx context.Context, tenant uuid.UUID, queue string, kinds []string, worker string, lease time.Duration) (Workflow, error) {
 	return scanWorkflow(s.pool.QueryRow(ctx,
-		`UPDATE workflow_executions SET status = 'RUNNING', worker_id = $4, lease_expires_at = now() + $5::interval,
+		`UPDATE workflow_executions SET status = 'RUNNING', worker_id = $4, lease_expires_at = now() + $5::interval, claimed_at = now(),
 		     started_at = coalesce(started_at, now()), wake_pending = false, updated_at = now()
 		 WHERE tenant_id = $1 AND id = (SELECT id FROM workflow_executions
 		             WHERE tenant_id = $1 AND queue = $2 AND status = 'PENDING' AND ($3::text[] IS NULL OR kind = ANY($3))
