@@ -206,6 +206,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	s.shutdown()
 	stopLoops()
 	loops.Wait()
+	s.engine.Close() // the reclaims after closed connections, the delayed wake-ups
 	s.closeNATS()
 	s.store.Close()
 	return serveErr

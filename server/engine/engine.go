@@ -63,6 +63,7 @@ type Engine struct {
 
 	kinds *ttlcache.Cache[kindsKey, []string]
 
+	bg       background
 	presence *Presence
 	// dropped are tasks whose worker let go of them without the result
 	// being recorded; their leases are not renewed.
@@ -223,7 +224,7 @@ func (e *Engine) change(ctx context.Context, fn func(tx *store.Tx, fx *effects) 
 		e.announceTimer(fx.timer)
 	}
 	for _, d := range fx.retry {
-		time.AfterFunc(time.Until(d.at), func() { e.hub.Notify(d.key) })
+		e.after(time.Until(d.at), func() { e.hub.Notify(d.key) })
 	}
 	for _, f := range fx.after {
 		f()

@@ -95,7 +95,7 @@ func (c *connTracker) TagConn(ctx context.Context, _ *stats.ConnTagInfo) context
 func (c *connTracker) HandleConn(ctx context.Context, s stats.ConnStats) {
 	if _, ok := s.(*stats.ConnEnd); ok {
 		if id, ok := ctx.Value(connKey{}).(uint64); ok {
-			go c.engine.ConnectionClosed(context.Background(), id)
+			c.engine.Go(func() { c.engine.ConnectionClosed(context.Background(), id) })
 		}
 	}
 }
