@@ -36,4 +36,4 @@ proto:
 	protoc -I proto \
 		--plugin=protoc-gen-go=$(BIN)/protoc-gen-go --go_out=proto --go_opt=paths=source_relative \
 		--plugin=protoc-gen-go-grpc=$(BIN)/protoc-gen-go-grpc --go-grpc_out=proto --go-grpc_opt=paths=source_relative \
-		proto/flovyn/v1/flovyn.proto
+		proto/flovyn/v1/flovyn.proto proto/flovyn/v1/agent.proto
