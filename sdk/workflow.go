@@ -26,7 +26,9 @@ type TaskOptions struct {
 	// MaxRetries is the number of retries after the first attempt; 0 = the
 	// server default (3). Use NoRetries for a single attempt.
 	MaxRetries int
-	// Timeout is stored by the server with the task (0 = none).
+	// Timeout is the task's deadline from when it is scheduled, across its
+	// retries (0 = none): past it the server fails the task for good and its
+	// future returns a TaskFailedError saying it timed out.
 	Timeout time.Duration
 	// PrioritySeconds moves the task ahead in its queue.
 	PrioritySeconds int

@@ -141,7 +141,7 @@ func (s *Server) prepare(ctx context.Context, o Options) error {
 		}
 	}
 	s.engine = engine.New(s.store, hub, o.Engine, s.log)
-	s.grpc = grpcapi.NewServer(grpcapi.Options{Auth: s.auth, Methods: o.GRPCMethods, Authorizer: s.authz, Engine: s.engine, Store: s.store, Logger: s.log,
+	s.grpc = grpcapi.NewServer(grpcapi.Options{Auth: s.auth, Methods: o.GRPCMethods, Authorizer: s.authz, Engine: s.engine, Logger: s.log,
 		MaxMessageBytes: limits.MessageBytes(o.Engine.MaxPayloadBytes, o.Engine.MaxHistoryBytes)})
 	restAuthz := o.Authorizer
 	if restAuthz == nil {

@@ -126,7 +126,7 @@ func (e *Engine) settle(ctx context.Context, c *submission, status SubmitStatus)
 			// Something woke the workflow while the worker held it.
 			wf.Status = store.StatusPending
 			wf.WakePending = false
-			wf.TaskTimeMs = time.Now().UnixMilli()
+			wf.TaskTimeMs = store.TaskTimeNow
 			c.fx.workflowRunnable(wf)
 		} else {
 			wf.Status = store.StatusWaiting
@@ -234,6 +234,7 @@ func (cmd ScheduleTask) apply(ctx context.Context, c *submission) error {
 	}
 	c.h.add(EventTaskScheduled, taskScheduledData{TaskExecutionID: cmd.ID.String(), Kind: cmd.Kind, Input: cmd.Input, Queue: queue, MaxRetries: retries})
 	c.fx.taskRunnable(wf.TenantID, queue)
+	c.e.deadlineIn(c.fx, cmd.TimeoutMs)
 	return nil
 }
 
@@ -314,18 +315,18 @@ func (cmd CreatePromise) apply(ctx context.Context, c *submission) error {
 			return err
 		}
 	}
-	var timeoutAt *time.Time
+	var timeout *time.Duration
 	if cmd.TimeoutMs != nil {
-		at := time.Now().Add(time.Duration(*cmd.TimeoutMs) * time.Millisecond)
-		timeoutAt = &at
+		d := time.Duration(*cmd.TimeoutMs) * time.Millisecond
+		timeout = &d
 	}
-	p, created, err := c.tx.InsertPromise(ctx, store.Promise{ID: uuid.New(), TenantID: wf.TenantID, WorkflowID: wf.ID, Name: cmd.Name}, timeoutAt, cmd.IdempotencyKey)
+	p, created, err := c.tx.InsertPromise(ctx, store.Promise{ID: uuid.New(), TenantID: wf.TenantID, WorkflowID: wf.ID, Name: cmd.Name}, timeout, cmd.IdempotencyKey)
 	if err != nil || !created {
 		return err
 	}
 	c.h.add(EventPromiseCreated, promiseCreatedData{PromiseID: p.ID.String(), PromiseName: cmd.Name, TimeoutMs: cmd.TimeoutMs})
-	if timeoutAt != nil {
-		c.fx.timerAt(*timeoutAt)
+	if timeout != nil {
+		c.fx.timerIn(*timeout)
 	}
 	return nil
 }
@@ -395,7 +396,7 @@ func (cmd ScheduleChildWorkflow) apply(ctx context.Context, c *submission) error
 	child := store.Workflow{
 		ID: cmd.ID, TenantID: parent.TenantID, Kind: cmd.Kind, Queue: queue, Status: store.StatusPending,
 		PrioritySeconds: cmd.PrioritySeconds, Input: cmd.Input, ParentID: &parent.ID, ParentChildName: &name,
-		TaskTimeMs: time.Now().UnixMilli(),
+		TaskTimeMs: store.TaskTimeNow,
 	}
 	err := c.e.createWorkflow(ctx, c.tx, c.fx, child, nil)
 	if errors.Is(err, store.ErrConflict) {
@@ -433,13 +434,13 @@ func (cmd StartTimer) apply(ctx context.Context, c *submission) error {
 	if _, err := limits.DurationMs("start_timer.duration_ms", cmd.DurationMs); err != nil {
 		return err
 	}
-	fireAt := time.Now().Add(time.Duration(cmd.DurationMs) * time.Millisecond)
-	created, err := c.tx.InsertTimer(ctx, c.wf().TenantID, c.wf().ID, cmd.ID, fireAt)
+	d := time.Duration(cmd.DurationMs) * time.Millisecond
+	fireAt, created, err := c.tx.InsertTimer(ctx, c.wf().TenantID, c.wf().ID, cmd.ID, d)
 	if err != nil || !created {
 		return err
 	}
 	c.h.add(EventTimerStarted, timerStartedData{TimerID: cmd.ID, DurationMs: cmd.DurationMs, FireAt: fireAt.UnixMilli()})
-	c.fx.timerAt(fireAt)
+	c.fx.timerIn(d)
 	return nil
 }
 

@@ -60,8 +60,11 @@ type Engine struct {
 	kick   chan struct{}
 	kickMu sync.Mutex
 	kickAt time.Time
+	// deadlines wakes the deadline loop for a new task's near deadline.
+	deadlines *alarm
 
-	kinds *ttlcache.Cache[kindsKey, []string]
+	kinds       *ttlcache.Cache[kindsKey, []string]
+	tenantsSeen *ttlcache.Cache[uuid.UUID, bool]
 
 	bg       background
 	presence *Presence
@@ -91,7 +94,7 @@ func New(st *store.Store, hub *notify.Hub, cfg Config, log *slog.Logger) *Engine
 		cfg.HistoryWarnBytes = min(limits.DefaultHistoryWarnBytes, cfg.MaxHistoryBytes)
 	}
 	return &Engine{st: st, hub: hub, cfg: cfg, log: log, kick: make(chan struct{}, 1),
-		kinds: ttlcache.New[kindsKey, []string](kindsCacheTTL, kindsCacheSize), presence: newPresence(), dropped: &droppedTasks{at: map[store.TaskRef]time.Time{}}}
+		kinds: ttlcache.New[kindsKey, []string](kindsCacheTTL, kindsCacheSize), presence: newPresence(), tenantsSeen: newTenantsSeen(), deadlines: newAlarm(), dropped: &droppedTasks{at: map[store.TaskRef]time.Time{}}}
 }
 
 // Presence is the registry of connected workers the API layer feeds.
@@ -154,6 +157,10 @@ func (fx *effects) workflowRunnable(w *store.Workflow) {
 func (fx *effects) taskRunnable(tenant uuid.UUID, queue string) {
 	fx.notify = append(fx.notify, notify.Key{Tenant: tenant, Queue: queue, Kind: notify.Tasks})
 }
+
+// timerIn announces a timer or timeout due in d. The database decides when
+// it is due (its own clock); this only tells the scheduler when to look.
+func (fx *effects) timerIn(d time.Duration) { fx.timerAt(time.Now().Add(d)) }
 
 func (fx *effects) timerAt(at time.Time) {
 	if fx.timer.IsZero() || at.Before(fx.timer) {
@@ -303,7 +310,7 @@ func makeRunnable(w *store.Workflow, fx *effects) {
 	switch w.Status {
 	case store.StatusWaiting:
 		w.Status = store.StatusPending
-		w.TaskTimeMs = time.Now().UnixMilli()
+		w.TaskTimeMs = store.TaskTimeNow
 		fx.workflowRunnable(w)
 	case store.StatusRunning:
 		w.WakePending = true

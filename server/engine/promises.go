@@ -71,7 +71,7 @@ func (e *Engine) settlePromise(ctx context.Context, tenant uuid.UUID, ref, outco
 		return err
 	}
 	if tenant == uuid.Nil && workflow != uuid.Nil {
-		if tenant, err = e.TenantOf(ctx, workflow, e.st.WorkflowTenants); err != nil {
+		if tenant, err = e.WorkflowTenant(ctx, workflow); err != nil {
 			return err
 		}
 	}

@@ -18,6 +18,7 @@ func (e *Engine) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	wg.Go(func() { e.timerLoop(ctx) })
 	wg.Go(func() { e.every(ctx, e.cfg.RecheckInterval, e.reclaim) })
+	wg.Go(func() { e.deadlineLoop(ctx) })
 	wg.Go(func() { e.every(ctx, e.cfg.WorkerTimeout/3, e.extendLeases) })
 	wg.Wait()
 }
@@ -43,10 +44,13 @@ func (e *Engine) timerLoop(ctx context.Context) {
 		if err := e.fireDue(ctx); err != nil && ctx.Err() == nil {
 			e.log.Warn("firing timers failed; retrying", "err", err)
 		}
-		next := time.Now().Add(e.cfg.RecheckInterval)
-		if at, err := e.st.NextTimerAt(ctx); err == nil && at.Before(next) {
-			next = at
+		// The database's clock says when the next one is due; this
+		// replica's clock only measures the wait.
+		wait := e.cfg.RecheckInterval
+		if in, err := e.st.NextTimerIn(ctx); err == nil && in < wait {
+			wait = in
 		}
+		next := time.Now().Add(wait)
 		t := time.NewTimer(max(time.Until(next), 0))
 	wait:
 		for {

@@ -59,6 +59,7 @@ func (e *Engine) SubmitTask(ctx context.Context, r SubmitTaskRequest) (id uuid.U
 		}
 		if created {
 			fx.taskRunnable(r.Tenant, r.Queue)
+			e.deadlineIn(fx, timeout)
 			return nil
 		}
 		// The key's task, unless a workflow took that id for a task of its own.

@@ -88,9 +88,9 @@ func (e *Engine) FailTask(ctx context.Context, tenant, id uuid.UUID, message str
 			return err
 		}
 		if task.ExecutionCount <= task.MaxRetries {
-			at := time.Now().Add(retryBackoff(task.ExecutionCount))
-			fx.retry = append(fx.retry, delayed{key: notify.Key{Tenant: task.TenantID, Queue: task.Queue, Kind: notify.Tasks}, at: at})
-			return tx.FinishTask(ctx, task, store.StatusPending, nil, &message, &at)
+			backoff := retryBackoff(task.ExecutionCount)
+			fx.retry = append(fx.retry, delayed{key: notify.Key{Tenant: task.TenantID, Queue: task.Queue, Kind: notify.Tasks}, at: time.Now().Add(backoff)})
+			return tx.FinishTask(ctx, task, store.StatusPending, nil, &message, &backoff)
 		}
 		if err := tx.FinishTask(ctx, task, store.StatusFailed, nil, &message, nil); err != nil {
 			return err

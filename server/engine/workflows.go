@@ -77,7 +77,7 @@ func (r *StartRequest) workflow(id uuid.UUID) store.Workflow {
 	return store.Workflow{
 		ID: id, TenantID: r.Tenant, Kind: r.Kind, Queue: r.Queue, Status: store.StatusPending,
 		PrioritySeconds: r.PrioritySeconds, Input: r.Input, Version: r.Version, Metadata: r.Metadata,
-		TaskTimeMs: time.Now().UnixMilli(),
+		TaskTimeMs: store.TaskTimeNow,
 	}
 }
 
@@ -280,23 +280,6 @@ func (e *Engine) poll(ctx context.Context, key notify.Key, claim func() (bool, e
 		}
 		t.Stop()
 	}
-}
-
-// TenantOf finds the tenant of an execution or task id for a server whose
-// authentication is disabled, where requests name no tenant: the one
-// tenant that has it, ErrNotFound for none, and an error for an id that
-// several tenants have.
-func (e *Engine) TenantOf(ctx context.Context, id uuid.UUID, tenants func(context.Context, uuid.UUID) ([]uuid.UUID, error)) (uuid.UUID, error) {
-	found, err := tenants(ctx, id)
-	switch {
-	case err != nil:
-		return uuid.Nil, err
-	case len(found) == 0:
-		return uuid.Nil, ErrNotFound
-	case len(found) > 1:
-		return uuid.Nil, invalid("org_id", "required: several tenants have an execution or task %s", id)
-	}
-	return found[0], nil
 }
 
 // Events returns a workflow's history.

@@ -3,16 +3,13 @@ package grpcapi
 import (
 	"context"
 	"errors"
-	"time"
 
 	"github.com/google/uuid"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/flovyn/flovyn/internal/ttlcache"
 	"github.com/flovyn/flovyn/server/auth"
 	"github.com/flovyn/flovyn/server/engine"
-	"github.com/flovyn/flovyn/server/store"
 )
 
 // toStatus maps engine errors onto gRPC status codes.
@@ -74,7 +71,7 @@ func (a *api) tenantScope(ctx context.Context, orgID string) (uuid.UUID, error) 
 		return requested, nil
 	}
 	if requested != uuid.Nil && requested != p.TenantID {
-		exists, err := a.tenants.exists(ctx, a.store, requested)
+		exists, err := a.engine.TenantExists(ctx, requested)
 		if err != nil {
 			return uuid.Nil, a.toStatus("tenant", err)
 		}
@@ -93,27 +90,4 @@ func (a *api) concreteTenant(ctx context.Context, orgID string) (uuid.UUID, erro
 		return uuid.Nil, invalidArg("org_id", "required when authentication is disabled")
 	}
 	return tenant, err
-}
-
-// tenantCache remembers for a minute which tenant ids exist, to check
-// org_id cheaply. The ids come from callers (the Rust SDK sends a random
-// one), so it is bounded.
-type tenantCache struct {
-	*ttlcache.Cache[uuid.UUID, bool]
-}
-
-func newTenantCache() tenantCache {
-	return tenantCache{ttlcache.New[uuid.UUID, bool](time.Minute, 10_000)}
-}
-
-func (c tenantCache) exists(ctx context.Context, st *store.Store, id uuid.UUID) (bool, error) {
-	if exists, ok := c.Get(id); ok {
-		return exists, nil
-	}
-	_, err := st.TenantByID(ctx, id)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return false, err
-	}
-	c.Put(id, err == nil)
-	return err == nil, nil
 }

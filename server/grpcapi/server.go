@@ -22,7 +22,6 @@ import (
 	"github.com/flovyn/flovyn/server/auth"
 	"github.com/flovyn/flovyn/server/engine"
 	"github.com/flovyn/flovyn/server/limits"
-	"github.com/flovyn/flovyn/server/store"
 )
 
 // Options configures the gRPC server.
@@ -33,7 +32,6 @@ type Options struct {
 	// call of an authenticated principal.
 	Authorizer auth.Authorizer
 	Engine     *engine.Engine
-	Store      *store.Store
 	Logger     *slog.Logger
 	// MaxMessageBytes bounds one request or response; larger ones get
 	// RESOURCE_EXHAUSTED before they are read whole (see limits.MessageBytes).
@@ -42,10 +40,8 @@ type Options struct {
 
 // api is what every service shares.
 type api struct {
-	engine  *engine.Engine
-	store   *store.Store
-	log     *slog.Logger
-	tenants tenantCache
+	engine *engine.Engine
+	log    *slog.Logger
 	// Telemetry the SDKs send that nothing reads yet, counted.
 	spans, streamed atomic.Int64
 }
@@ -57,7 +53,7 @@ func NewServer(o Options) *grpc.Server {
 		o.MaxMessageBytes = limits.MessageBytes(0, 0)
 	}
 	codec := newRequestCodec()
-	shared := &api{engine: o.Engine, store: o.Store, log: o.Logger, tenants: newTenantCache()}
+	shared := &api{engine: o.Engine, log: o.Logger}
 	s := grpc.NewServer(
 		// The Rust SDK pings every 30 s even when idle; grpc-go's default
 		// policy would answer that with GOAWAY too_many_pings.

@@ -104,11 +104,11 @@ func (a *api) resolveTenant(ctx context.Context, tenant uuid.UUID, field string,
 	if tenant != uuid.Nil {
 		return tenant, nil
 	}
-	tenants := a.store.WorkflowTenants
+	find := a.engine.WorkflowTenant
 	if field == "task_execution_id" {
-		tenants = a.store.TaskTenants
+		find = a.engine.TaskTenant
 	}
-	tenant, err := a.engine.TenantOf(ctx, id, tenants)
+	tenant, err := find(ctx, id)
 	return tenant, a.toStatus("tenant", err)
 }
 

@@ -65,7 +65,8 @@ func (s *Store) ClaimTask(ctx context.Context, tenant uuid.UUID, queue string, k
 		         execution_count = execution_count + 1, started_at = now(), updated_at = now()
 		     WHERE tenant_id = $1 AND id = (SELECT id FROM tasks
 		                 WHERE tenant_id = $1 AND queue = $2 AND status = 'PENDING'
-		                     AND (not_before IS NULL OR not_before <= now()) AND ($3::text[] IS NULL OR kind = ANY($3))
+		                     AND (not_before IS NULL OR not_before <= now()) AND (deadline_at IS NULL OR deadline_at > now())
+		                     AND ($3::text[] IS NULL OR kind = ANY($3))
 		                 ORDER BY dispatch_order LIMIT 1 FOR UPDATE SKIP LOCKED)
 		     RETURNING `+taskColumns+`),
 		 attempt AS (
@@ -101,20 +102,20 @@ func (s *Store) TaskTenants(ctx context.Context, id uuid.UUID) ([]uuid.UUID, err
 
 // FinishTask records the outcome of a task's current attempt: status
 // COMPLETED, FAILED or CANCELLED ends the task; PENDING schedules another
-// attempt no earlier than retryAt.
-func (t *Tx) FinishTask(ctx context.Context, task Task, status string, output json.RawMessage, errMsg *string, retryAt *time.Time) error {
+// attempt no earlier than retryIn from now (database time).
+func (t *Tx) FinishTask(ctx context.Context, task Task, status string, output json.RawMessage, errMsg *string, retryIn *time.Duration) error {
 	attempt := status
 	if status == StatusPending {
 		attempt = StatusFailed
 	}
 	_, err := t.tx.Exec(ctx,
 		`WITH finished AS (
-		     UPDATE tasks SET status = $2, output = $3::json, error = $4, not_before = $5, worker_id = NULL,
+		     UPDATE tasks SET status = $2, output = $3::json, error = $4, not_before = now() + $5::interval, worker_id = NULL,
 		         lease_expires_at = NULL, completed_at = CASE WHEN $2 = 'PENDING' THEN NULL ELSE now() END, updated_at = now()
 		     WHERE tenant_id = $8 AND id = $1)
 		 UPDATE task_attempts SET status = $6, error = $4, finished_at = now()
 		 WHERE tenant_id = $8 AND task_id = $1 AND attempt = $7`,
-		task.ID, status, jsonText(output), errMsg, retryAt, attempt, task.ExecutionCount, task.TenantID)
+		task.ID, status, jsonText(output), errMsg, retryIn, attempt, task.ExecutionCount, task.TenantID)
 	return err
 }
 

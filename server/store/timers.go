@@ -3,19 +3,26 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 )
 
-// InsertTimer creates a pending timer; false means the workflow already has
-// a timer with that id (a replayed command) and nothing changed.
-func (t *Tx) InsertTimer(ctx context.Context, tenant, workflow uuid.UUID, timerID string, fireAt time.Time) (bool, error) {
-	tag, err := t.tx.Exec(ctx,
-		`INSERT INTO timers (tenant_id, workflow_id, timer_id, fire_at) VALUES ($4, $1, $2, $3) ON CONFLICT DO NOTHING`,
-		workflow, timerID, fireAt, tenant)
-	return tag.RowsAffected() == 1, err
+// InsertTimer creates a pending timer due in d (database time) and returns
+// when it fires; false means the workflow already has a timer with that id
+// (a replayed command) and nothing changed.
+func (t *Tx) InsertTimer(ctx context.Context, tenant, workflow uuid.UUID, timerID string, d time.Duration) (time.Time, bool, error) {
+	var fireAt time.Time
+	err := t.tx.QueryRow(ctx,
+		`INSERT INTO timers (tenant_id, workflow_id, timer_id, fire_at) VALUES ($4, $1, $2, now() + $3::interval)
+		 ON CONFLICT DO NOTHING RETURNING fire_at`,
+		workflow, timerID, d, tenant).Scan(&fireAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return time.Time{}, false, nil
+	}
+	return fireAt, err == nil, err
 }
 
 // CancelTimer cancels a pending timer; false means it was not pending.
@@ -39,19 +46,20 @@ func (t *Tx) DueTimer(ctx context.Context) (tenant, workflow uuid.UUID, timerID 
 	return tenant, workflow, timerID, notFound(err)
 }
 
-// NextTimerAt returns when the earliest pending timer or promise timeout is due.
-func (s *Store) NextTimerAt(ctx context.Context) (time.Time, error) {
-	var at *time.Time
+// NextTimerIn returns how long until the earliest pending timer or promise
+// timeout is due, by the database's clock (negative when one is overdue).
+func (s *Store) NextTimerIn(ctx context.Context) (time.Duration, error) {
+	var in *time.Duration
 	err := s.pool.QueryRow(ctx,
 		`SELECT least((SELECT min(fire_at) FROM timers WHERE status = 'PENDING'),
-		              (SELECT min(timeout_at) FROM promises WHERE status = 'PENDING' AND timeout_at IS NOT NULL))`).Scan(&at)
+		              (SELECT min(timeout_at) FROM promises WHERE status = 'PENDING' AND timeout_at IS NOT NULL)) - now()`).Scan(&in)
 	if err != nil {
-		return time.Time{}, err
+		return 0, err
 	}
-	if at == nil {
-		return time.Time{}, ErrNotFound
+	if in == nil {
+		return 0, ErrNotFound
 	}
-	return *at, nil
+	return *in, nil
 }
 
 // Promise is a durable promise created by a workflow.
@@ -75,13 +83,14 @@ func scanPromise(row pgx.Row) (Promise, error) {
 	return p, notFound(err)
 }
 
-// InsertPromise creates a pending promise; false means the workflow already
-// has one of that name (a replayed command), returned as it is.
-func (t *Tx) InsertPromise(ctx context.Context, p Promise, timeoutAt *time.Time, idempotencyKey *string) (Promise, bool, error) {
+// InsertPromise creates a pending promise, timing out after timeout from
+// now (database time) when timeout is not nil; false means the workflow
+// already has one of that name (a replayed command), returned as it is.
+func (t *Tx) InsertPromise(ctx context.Context, p Promise, timeout *time.Duration, idempotencyKey *string) (Promise, bool, error) {
 	tag, err := t.tx.Exec(ctx,
-		`INSERT INTO promises (id, tenant_id, workflow_id, name, timeout_at, idempotency_key) VALUES ($1, $6, $2, $3, $4, $5)
+		`INSERT INTO promises (id, tenant_id, workflow_id, name, timeout_at, idempotency_key) VALUES ($1, $6, $2, $3, now() + $4::interval, $5)
 		 ON CONFLICT (tenant_id, workflow_id, name) DO NOTHING`,
-		p.ID, p.WorkflowID, p.Name, timeoutAt, idempotencyKey, p.TenantID)
+		p.ID, p.WorkflowID, p.Name, timeout, idempotencyKey, p.TenantID)
 	if err != nil {
 		return p, false, err
 	}

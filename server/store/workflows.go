@@ -66,6 +66,16 @@ func scanWorkflow(row pgx.Row) (Workflow, error) {
 	return w, notFound(err)
 }
 
+// TaskTimeNow, as a workflow's TaskTimeMs, stores the database's time of
+// the write: the time a workflow task is given comes from the one clock all
+// replicas share.
+const TaskTimeNow int64 = -1
+
+// taskTime is the SQL for a task time parameter: TaskTimeNow means now().
+func taskTime(param string) string {
+	return `CASE WHEN ` + param + `::bigint < 0 THEN (extract(epoch FROM now()) * 1000)::bigint ELSE ` + param + ` END`
+}
+
 // jsonText passes a JSON payload to a json column; nil stays NULL.
 func jsonText(b json.RawMessage) *string {
 	if b == nil {
@@ -85,7 +95,7 @@ func (t *Tx) InsertWorkflow(ctx context.Context, w Workflow) error {
 	tag, err := t.tx.Exec(ctx,
 		`INSERT INTO workflow_executions (id, tenant_id, kind, queue, status, priority_seconds, dispatch_order, input,
 		     workflow_version, metadata, parent_id, parent_child_name, workflow_task_time_ms)
-		 VALUES ($1, $2, $3, $4, $5, $6, now() - $6::int * interval '1 second', $7::json, $8, $9, $10, $11, $12)
+		 VALUES ($1, $2, $3, $4, $5, $6, now() - $6::int * interval '1 second', $7::json, $8, $9, $10, $11, `+taskTime("$12")+`)
 		 ON CONFLICT (tenant_id, id) DO NOTHING`,
 		w.ID, w.TenantID, w.Kind, w.Queue, w.Status, w.PrioritySeconds, jsonText(w.Input), w.Version, w.Metadata,
 		w.ParentID, w.ParentChildName, w.TaskTimeMs)
@@ -156,7 +166,7 @@ func (t *Tx) SaveWorkflow(ctx context.Context, tenant, id uuid.UUID, events []Ev
 		     INSERT INTO workflow_events (tenant_id, workflow_id, sequence, event_type, event_data)
 		     SELECT $13, $1, s, t, d::json FROM unnest($10::int[], $11::text[], $12::text[]) AS u(s, t, d))
 		 UPDATE workflow_executions SET status = $2, last_sequence = $3, wake_pending = $4, cancel_requested = $5,
-		     output = coalesce($6::json, output), error = coalesce($7, error), workflow_task_time_ms = $8,
+		     output = coalesce($6::json, output), error = coalesce($7, error), workflow_task_time_ms = `+taskTime("$8")+`,
 		     worker_id = CASE WHEN $9 THEN NULL ELSE worker_id END,
 		     lease_expires_at = CASE WHEN $9 THEN NULL ELSE lease_expires_at END,
 		     completed_at = CASE WHEN $2 IN ('COMPLETED', 'FAILED', 'CANCELLED') THEN now() ELSE completed_at END,

@@ -1,0 +1,143 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/flovyn/flovyn/server/store"
+)
+
+// Task deadlines: a task scheduled with timeout_ms (ScheduleTaskCommand or
+// SubmitTask) must end within that time of being scheduled, across all its
+// attempts and the backoffs between them. One still PENDING or RUNNING past
+// its deadline fails for good — no further attempt — with an error saying it
+// timed out, and its workflow sees TASK_FAILED. The worker still running it
+// is not told (no channel exists for that); its late CompleteTask or
+// FailTask finds the task ended and changes nothing.
+
+// deadlineLoop ends overdue tasks until ctx ends. It sleeps until the
+// earliest deadline the database knows of, at most the recheck interval,
+// and wakes early for a nearer deadline of a task created meanwhile.
+func (e *Engine) deadlineLoop(ctx context.Context) {
+	for {
+		wait := e.cfg.RecheckInterval
+		if err := e.failOverdueTasks(ctx); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			e.log.Warn("failing overdue tasks failed; retrying", "err", err)
+		} else if d, err := e.st.NextTaskDeadline(ctx); err == nil && d < wait {
+			// An overdue task still there is held by another transaction
+			// (another replica ending it, or a worker's result): look again
+			// shortly rather than at once.
+			wait = max(d, overdueRecheck)
+		}
+		next := time.Now().Add(wait)
+		t := time.NewTimer(wait)
+	sleep:
+		for {
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-e.deadlines.ch:
+				if at := e.deadlines.take(); !at.IsZero() && at.Before(next) {
+					next = at
+					t.Reset(max(time.Until(at), 0))
+				}
+			case <-t.C:
+				break sleep
+			}
+		}
+	}
+}
+
+// overdueRecheck is how soon the deadline loop looks again at an overdue
+// task it could not take.
+const overdueRecheck = 10 * time.Millisecond
+
+// failOverdueTasks ends every task past its deadline, each in its own
+// transaction.
+func (e *Engine) failOverdueTasks(ctx context.Context) error {
+	for {
+		var ended store.Task
+		err := e.changeOrFail(ctx, func(tx *store.Tx, fx *effects) error {
+			task, err := tx.OverdueTask(ctx)
+			if err != nil {
+				return err
+			}
+			ended = task
+			msg := timedOut(task)
+			if err := tx.EndOverdueTask(ctx, task, msg); err != nil {
+				return err
+			}
+			if task.WorkflowID == nil {
+				return nil
+			}
+			_, err = e.wake(ctx, tx, fx, task.TenantID, *task.WorkflowID, EventTaskFailed,
+				taskFailedData{TaskExecutionID: task.ID.String(), Error: msg, Attempts: task.ExecutionCount})
+			return err
+		})
+		if errors.Is(err, ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		e.log.Info("task timed out", "task", ended.ID, "kind", ended.Kind, "status", ended.Status, "attempts", ended.ExecutionCount)
+	}
+}
+
+// timedOut is the error of a task that reached its deadline.
+func timedOut(t store.Task) string {
+	if t.TimeoutMs == nil {
+		return "task timed out (timeout_ms)"
+	}
+	return fmt.Sprintf("task timed out after %d ms (timeout_ms)", *t.TimeoutMs)
+}
+
+// deadlineIn wakes the deadline loop, once the change commits, for a task
+// it creates with timeoutMs: the loop looks at the database only every
+// recheck interval, and a nearer deadline must not wait for that.
+func (e *Engine) deadlineIn(fx *effects, timeoutMs *int64) {
+	if timeoutMs == nil || *timeoutMs <= 0 || *timeoutMs >= e.cfg.RecheckInterval.Milliseconds() {
+		return
+	}
+	// The database counted the deadline from the start of this
+	// transaction: from now, the loop wakes at it or just after.
+	at := time.Now().Add(time.Duration(*timeoutMs) * time.Millisecond)
+	fx.after = append(fx.after, func() { e.deadlines.announce(at) })
+}
+
+// alarm wakes a loop for something due at a time: the earliest announced
+// since the loop last took it.
+type alarm struct {
+	ch chan struct{}
+	mu sync.Mutex
+	at time.Time
+}
+
+func newAlarm() *alarm { return &alarm{ch: make(chan struct{}, 1)} }
+
+func (a *alarm) announce(at time.Time) {
+	a.mu.Lock()
+	if a.at.IsZero() || at.Before(a.at) {
+		a.at = at
+	}
+	a.mu.Unlock()
+	select {
+	case a.ch <- struct{}{}:
+	default:
+	}
+}
+
+func (a *alarm) take() time.Time {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	at := a.at
+	a.at = time.Time{}
+	return at
+}
