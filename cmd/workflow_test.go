@@ -239,14 +239,24 @@ func TestWorkflowSignalCancelFollow(t *testing.T) {
 	id := s.startID("await-signal")
 	s.waitForEvent(id, "WORKFLOW_SUSPENDED")
 	follow := s.command(runOpts{}, "workflow", "inspect", id, "--follow")
-	var out, errOut bytes.Buffer
+	var out, errOut syncBuffer
 	follow.Stdout, follow.Stderr = &out, &errOut
 	if err := follow.Start(); err != nil {
 		t.Fatal(err)
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- follow.Wait() }()
-	time.Sleep(300 * time.Millisecond)
+	// It is following once it has printed the history so far.
+	for deadline := time.Now().Add(20 * time.Second); !strings.Contains(out.String(), "WORKFLOW_SUSPENDED"); {
+		select {
+		case err := <-exited:
+			t.Fatalf("inspect --follow ended early: %v\n%s\n%s", err, out.String(), errOut.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("inspect --follow printed no history:\n%s", out.String())
+		}
+	}
 
 	r := s.ok("workflow", "signal", id, "go", "--value", `{"color":"green"}`)
 	if !strings.Contains(r.stdout, `Signal "go" delivered`) {

@@ -32,13 +32,15 @@ func TestStandaloneTaskStateHeartbeatAndSubscription(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if _, err := sub.Header(); err != nil { // sent once the subscription is registered
+		t.Fatal(err)
+	}
 	heard := make(chan *flovynv1.WorkAvailableEvent, 1)
 	go func() {
 		if ev, err := sub.Recv(); err == nil {
 			heard <- ev
 		}
 	}()
-	time.Sleep(100 * time.Millisecond) // let the subscription register
 
 	req := &flovynv1.SubmitTaskRequest{Kind: "standalone", Input: []byte(`{"n":1}`), Queue: q, MaxRetries: 1, IdempotencyKey: ptr("job-1")}
 	first, err := tasks.SubmitTask(ctx, req)

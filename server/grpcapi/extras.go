@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/types/known/emptypb"
 
 	flovynv1 "github.com/flovyn/flovyn/proto/flovyn/v1"
@@ -25,6 +26,11 @@ func (s *workflowDispatch) SubscribeToNotifications(r *flovynv1.SubscriptionRequ
 	}
 	sub := s.engine.Subscribe(tenant, queue)
 	defer sub.Close()
+	// The headers tell the subscriber it is subscribed: work that appears
+	// from now on is announced.
+	if err := stream.SendHeader(metadata.MD{}); err != nil {
+		return err
+	}
 	for {
 		select {
 		case <-ctx.Done():
