@@ -70,9 +70,14 @@ func (e *Engine) settlePromise(ctx context.Context, tenant uuid.UUID, ref, outco
 	if err != nil {
 		return err
 	}
-	if tenant == uuid.Nil && workflow != uuid.Nil {
-		if tenant, err = e.WorkflowTenant(ctx, workflow); err != nil {
-			return err
+	if tenant == uuid.Nil { // authentication is disabled: the request names no tenant
+		if workflow != uuid.Nil {
+			tenant, err = e.WorkflowTenant(ctx, workflow)
+		} else {
+			tenant, err = e.st.PromiseTenant(ctx, id)
+		}
+		if err != nil {
+			return mapStoreErr(err)
 		}
 	}
 	return e.change(ctx, func(tx *store.Tx, fx *effects) error {

@@ -54,6 +54,9 @@ func (e *Engine) Heartbeat(ctx context.Context, tenant uuid.UUID, workerID strin
 	if err != nil {
 		return nil
 	}
+	if tenant == uuid.Nil {
+		return e.st.TouchWorkerAnyTenant(ctx, id)
+	}
 	return e.st.TouchWorker(ctx, tenant, id)
 }
 

@@ -104,17 +104,23 @@ func (t *Tx) InsertPromise(ctx context.Context, p Promise, timeout *time.Duratio
 }
 
 // LockPromise finds a tenant's promise by id, or by workflow id and name
-// when name is not empty, and locks it. tenant uuid.Nil (authentication
-// disabled) finds it by its id alone, which the server minted.
+// when name is not empty, and locks it.
 func (t *Tx) LockPromise(ctx context.Context, tenant uuid.UUID, id uuid.UUID, workflow uuid.UUID, name string) (Promise, error) {
 	if name == "" {
 		return scanPromise(t.tx.QueryRow(ctx,
-			`SELECT `+promiseColumns+` FROM promises
-			 WHERE id = $1 AND ($2 = '00000000-0000-0000-0000-000000000000'::uuid OR tenant_id = $2) FOR UPDATE`, id, tenant))
+			`SELECT `+promiseColumns+` FROM promises WHERE tenant_id = $2 AND id = $1 FOR UPDATE`, id, tenant))
 	}
 	return scanPromise(t.tx.QueryRow(ctx,
 		`SELECT `+promiseColumns+` FROM promises WHERE tenant_id = $1 AND workflow_id = $2 AND name = $3 FOR UPDATE`,
 		tenant, workflow, name))
+}
+
+// PromiseTenant returns the tenant of a promise by its id alone (the
+// server minted it), for a server whose authentication is disabled.
+func (s *Store) PromiseTenant(ctx context.Context, id uuid.UUID) (uuid.UUID, error) {
+	var tenant uuid.UUID
+	err := s.pool.QueryRow(ctx, `SELECT tenant_id FROM promises WHERE id = $1`, id).Scan(&tenant)
+	return tenant, notFound(err)
 }
 
 // SettlePromise records a promise's outcome.
