@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/flovyn/flovyn/server/store"
@@ -18,45 +17,9 @@ import (
 // is not told (no channel exists for that); its late CompleteTask or
 // FailTask finds the task ended and changes nothing.
 
-// deadlineLoop ends overdue tasks until ctx ends. It sleeps until the
-// earliest deadline the database knows of, at most the recheck interval,
-// and wakes early for a nearer deadline of a task created meanwhile.
-func (e *Engine) deadlineLoop(ctx context.Context) {
-	for {
-		wait := e.cfg.RecheckInterval
-		if err := e.failOverdueTasks(ctx); err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			e.log.Warn("failing overdue tasks failed; retrying", "err", err)
-		} else if d, err := e.st.NextTaskDeadline(ctx); err == nil && d < wait {
-			// An overdue task still there is held by another transaction
-			// (another replica ending it, or a worker's result): look again
-			// shortly rather than at once.
-			wait = max(d, overdueRecheck)
-		}
-		next := time.Now().Add(wait)
-		t := time.NewTimer(wait)
-	sleep:
-		for {
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return
-			case <-e.deadlines.ch:
-				if at := e.deadlines.take(); !at.IsZero() && at.Before(next) {
-					next = at
-					t.Reset(max(time.Until(at), 0))
-				}
-			case <-t.C:
-				break sleep
-			}
-		}
-	}
-}
-
-// overdueRecheck is how soon the deadline loop looks again at an overdue
-// task it could not take.
+// overdueRecheck is how soon the timer and deadline services look again
+// at something overdue they could not take (another transaction holds it:
+// another replica ending it, or a worker's result).
 const overdueRecheck = 10 * time.Millisecond
 
 // failOverdueTasks ends every task past its deadline, each in its own
@@ -99,8 +62,8 @@ func timedOut(t store.Task) string {
 	return fmt.Sprintf("task timed out after %d ms (timeout_ms)", *t.TimeoutMs)
 }
 
-// deadlineIn wakes the deadline loop, once the change commits, for a task
-// it creates with timeoutMs: the loop looks at the database only every
+// deadlineIn wakes the deadline service, once the change commits, for a task
+// it creates with timeoutMs: the service looks at the database only every
 // recheck interval, and a nearer deadline must not wait for that.
 func (e *Engine) deadlineIn(fx *effects, timeoutMs *int64) {
 	if timeoutMs == nil || *timeoutMs <= 0 || *timeoutMs >= e.cfg.RecheckInterval.Milliseconds() {
@@ -109,35 +72,5 @@ func (e *Engine) deadlineIn(fx *effects, timeoutMs *int64) {
 	// The database counted the deadline from the start of this
 	// transaction: from now, the loop wakes at it or just after.
 	at := time.Now().Add(time.Duration(*timeoutMs) * time.Millisecond)
-	fx.after = append(fx.after, func() { e.deadlines.announce(at) })
-}
-
-// alarm wakes a loop for something due at a time: the earliest announced
-// since the loop last took it.
-type alarm struct {
-	ch chan struct{}
-	mu sync.Mutex
-	at time.Time
-}
-
-func newAlarm() *alarm { return &alarm{ch: make(chan struct{}, 1)} }
-
-func (a *alarm) announce(at time.Time) {
-	a.mu.Lock()
-	if a.at.IsZero() || at.Before(a.at) {
-		a.at = at
-	}
-	a.mu.Unlock()
-	select {
-	case a.ch <- struct{}{}:
-	default:
-	}
-}
-
-func (a *alarm) take() time.Time {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	at := a.at
-	a.at = time.Time{}
-	return at
+	fx.after = append(fx.after, func() { e.taskDeadlines.WakeAt(at) })
 }

@@ -11,11 +11,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/flovyn/flovyn/internal/service"
 	"github.com/flovyn/flovyn/internal/ttlcache"
 	"github.com/flovyn/flovyn/server/limits"
 	"github.com/flovyn/flovyn/server/notify"
@@ -55,13 +55,8 @@ type Engine struct {
 	cfg Config
 	log *slog.Logger
 
-	// kick wakes the scheduler when a new timer or timeout is due at kickAt,
-	// the earliest one announced since the scheduler last looked.
-	kick   chan struct{}
-	kickMu sync.Mutex
-	kickAt time.Time
-	// deadlines wakes the deadline loop for a new task's near deadline.
-	deadlines *alarm
+	// The background services (services.go).
+	timers, taskDeadlines, reclaimer, leases *service.Service
 
 	kinds       *ttlcache.Cache[kindsKey, []string]
 	tenantsSeen *ttlcache.Cache[uuid.UUID, bool]
@@ -93,8 +88,11 @@ func New(st *store.Store, hub *notify.Hub, cfg Config, log *slog.Logger) *Engine
 	if cfg.HistoryWarnBytes <= 0 {
 		cfg.HistoryWarnBytes = min(limits.DefaultHistoryWarnBytes, cfg.MaxHistoryBytes)
 	}
-	return &Engine{st: st, hub: hub, cfg: cfg, log: log, kick: make(chan struct{}, 1),
-		kinds: ttlcache.New[kindsKey, []string](kindsCacheTTL, kindsCacheSize), presence: newPresence(), tenantsSeen: newTenantsSeen(), deadlines: newAlarm(), dropped: &droppedTasks{at: map[store.TaskRef]time.Time{}}}
+	e := &Engine{st: st, hub: hub, cfg: cfg, log: log,
+		kinds: ttlcache.New[kindsKey, []string](kindsCacheTTL, kindsCacheSize), presence: newPresence(), tenantsSeen: newTenantsSeen(),
+		dropped: &droppedTasks{at: map[store.TaskRef]time.Time{}}}
+	e.newServices()
+	return e
 }
 
 // Presence is the registry of connected workers the API layer feeds.
@@ -333,24 +331,5 @@ func (e *Engine) wake(ctx context.Context, tx *store.Tx, fx *effects, tenant, id
 	return seq, e.save(ctx, tx, h, false)
 }
 
-// announceTimer tells the scheduler a timer is due at at.
-func (e *Engine) announceTimer(at time.Time) {
-	e.kickMu.Lock()
-	if e.kickAt.IsZero() || at.Before(e.kickAt) {
-		e.kickAt = at
-	}
-	e.kickMu.Unlock()
-	select {
-	case e.kick <- struct{}{}:
-	default:
-	}
-}
-
-// takeAnnounced returns and forgets the earliest announced timer.
-func (e *Engine) takeAnnounced() time.Time {
-	e.kickMu.Lock()
-	defer e.kickMu.Unlock()
-	at := e.kickAt
-	e.kickAt = time.Time{}
-	return at
-}
+// announceTimer tells the timer service a timer is due at at.
+func (e *Engine) announceTimer(at time.Time) { e.timers.WakeAt(at) }

@@ -10,68 +10,6 @@ import (
 	"github.com/flovyn/flovyn/server/store"
 )
 
-// Run runs the background loops until ctx ends: timers and promise
-// timeouts, reclaiming expired leases, and keeping the leases of connected
-// workers alive. Every replica runs them; SKIP LOCKED makes each timer fire
-// once.
-func (e *Engine) Run(ctx context.Context) {
-	var wg sync.WaitGroup
-	wg.Go(func() { e.timerLoop(ctx) })
-	wg.Go(func() { e.every(ctx, e.cfg.RecheckInterval, e.reclaim) })
-	wg.Go(func() { e.deadlineLoop(ctx) })
-	wg.Go(func() { e.every(ctx, e.cfg.WorkerTimeout/3, e.extendLeases) })
-	wg.Wait()
-}
-
-// every runs fn now and then every interval until ctx ends.
-func (e *Engine) every(ctx context.Context, interval time.Duration, fn func(context.Context) error) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		if err := fn(ctx); err != nil && ctx.Err() == nil {
-			e.log.Warn("background work failed; retrying", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}
-
-func (e *Engine) timerLoop(ctx context.Context) {
-	for {
-		if err := e.fireDue(ctx); err != nil && ctx.Err() == nil {
-			e.log.Warn("firing timers failed; retrying", "err", err)
-		}
-		// The database's clock says when the next one is due; this
-		// replica's clock only measures the wait.
-		wait := e.cfg.RecheckInterval
-		if in, err := e.st.NextTimerIn(ctx); err == nil && in < wait {
-			wait = in
-		}
-		next := time.Now().Add(wait)
-		t := time.NewTimer(max(time.Until(next), 0))
-	wait:
-		for {
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return
-			case <-e.kick:
-				// A new timer or timeout: wake earlier for it if need be,
-				// without asking the database again.
-				if at := e.takeAnnounced(); !at.IsZero() && at.Before(next) {
-					next = at
-					t.Reset(max(time.Until(at), 0))
-				}
-			case <-t.C:
-				break wait
-			}
-		}
-	}
-}
-
 // firers is how many timers fire at once: each firing is its own
 // transaction, and running a few side by side keeps a burst from queueing.
 const firers = 4
