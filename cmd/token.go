@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/flovyn/flovyn/client"
+	"github.com/flovyn/flovyn/server/auth"
 )
 
 // Values of --type.
@@ -86,7 +87,7 @@ than your own. The secret is printed once; -q prints only the secret.
 					return usageErrorf("--role applies to API keys only (--type api)")
 				}
 				req.Role = strings.ToUpper(req.Role)
-				if !slices.Contains([]string{"OWNER", "ADMIN", "MEMBER", "VIEWER"}, req.Role) {
+				if !slices.Contains(auth.Roles, req.Role) {
 					return usageErrorf("--role %q: must be OWNER, ADMIN, MEMBER or VIEWER", req.Role)
 				}
 			}

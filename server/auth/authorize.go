@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/google/uuid"
 )
@@ -43,4 +44,12 @@ type Resource struct {
 // an error wrapping ErrForbidden.
 type Authorizer interface {
 	Authorize(ctx context.Context, p Principal, action Action, res Resource) error
+}
+
+// DenyAll refuses everything: the authorizer of a server given none.
+type DenyAll struct{}
+
+// Authorize implements Authorizer.
+func (DenyAll) Authorize(_ context.Context, p Principal, action Action, _ Resource) error {
+	return fmt.Errorf("%w: %s %q may not %s: no authorizer is configured", ErrForbidden, p.Type, p.ID, action)
 }

@@ -32,8 +32,6 @@ const (
 	InstanceAdminClaim = "flovyn_admin"
 )
 
-// userRoles are the roles a User principal may hold.
-var userRoles = []string{"OWNER", "ADMIN", "MEMBER", "VIEWER"}
 
 // JWTConfig configures the JWT verifier.
 type JWTConfig struct {
@@ -330,8 +328,8 @@ func (v *JWTVerifier) principal(ctx context.Context, c jwt.MapClaims) (Principal
 	case role == "" && p.InstanceAdmin:
 	case role == "":
 		return Principal{}, unauthenticated(fmt.Sprintf("JWT has no %q claim", v.cfg.RoleClaim))
-	case !slices.Contains(userRoles, role):
-		return Principal{}, unauthenticated(fmt.Sprintf("JWT role %q is not one of %s", role, strings.Join(userRoles, ", ")))
+	case !slices.Contains(Roles, role):
+		return Principal{}, unauthenticated(fmt.Sprintf("JWT role %q is not one of %s", role, strings.Join(Roles, ", ")))
 	default:
 		p.Role = role
 	}

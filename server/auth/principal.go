@@ -18,6 +18,23 @@ const (
 	PrincipalUser   PrincipalType = "User"
 )
 
+// Roles a User principal may hold, from most to least powerful.
+var Roles = []string{"OWNER", "ADMIN", "MEMBER", "VIEWER"}
+
+// DefaultRole is the role of a User credential that names none.
+const DefaultRole = "MEMBER"
+
+// RoleRank orders the roles: a higher rank is more powerful; 0 is no role.
+// Nobody issues or revokes a credential ranking above their own.
+func RoleRank(role string) int {
+	for i, r := range Roles {
+		if r == role {
+			return len(Roles) - i
+		}
+	}
+	return 0
+}
+
 // Principal is who is calling: fixed by the credential, never by the request.
 type Principal struct {
 	TenantID uuid.UUID

@@ -8,7 +8,6 @@ package config
 
 import (
 	"fmt"
-	"log/slog"
 	"net"
 	"strconv"
 	"strings"
@@ -97,11 +96,6 @@ const (
 	PrincipalWorker = "Worker"
 )
 
-// User roles, from most to least powerful.
-var Roles = []string{"OWNER", "ADMIN", "MEMBER", "VIEWER"}
-
-// DefaultUserRole is given to a User key that names no role.
-const DefaultUserRole = "MEMBER"
 
 // StaticKey is one credential from the file. Keys are opaque strings.
 type StaticKey struct {
@@ -109,7 +103,7 @@ type StaticKey struct {
 	OrgID         string `toml:"org_id"`         // UUID of the tenant the key is bound to
 	PrincipalType string `toml:"principal_type"` // User or Worker (any case in the file)
 	PrincipalID   string `toml:"principal_id"`
-	Role          string `toml:"role"` // User keys only; defaults to DefaultUserRole
+	Role          string `toml:"role"` // User keys only; defaults to auth.DefaultRole
 	// InstanceAdmin lets a User key create and list tenants and act in any
 	// tenant (optional, default false).
 	InstanceAdmin bool `toml:"instance_admin"`
@@ -243,20 +237,6 @@ func (c *Config) HTTPAddr() string {
 // GRPCAddr is the listen address of the gRPC server.
 func (c *Config) GRPCAddr() string {
 	return net.JoinHostPort(c.BindAddress, strconv.Itoa(c.GRPCPort))
-}
-
-// SlogLevel converts Level (already validated) to a slog level.
-func (l LogConfig) SlogLevel() slog.Level {
-	switch l.Level {
-	case "debug":
-		return slog.LevelDebug
-	case "warn":
-		return slog.LevelWarn
-	case "error":
-		return slog.LevelError
-	default:
-		return slog.LevelInfo
-	}
 }
 
 // Error is a configuration problem. Key names the setting: a TOML key such as

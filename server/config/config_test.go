@@ -507,7 +507,6 @@ func TestValidateNormalises(t *testing.T) {
 	wantEq(t, "org", c.Orgs[0], config.Org{ID: "6f1c2a9e-3b7d-4e8a-9c1f-2d3e4f5a6b7c", Name: "one", Slug: "one", Tier: "FREE"})
 	wantEq(t, "user key", [2]string{c.Auth.StaticAPIKey.Keys[0].PrincipalType, c.Auth.StaticAPIKey.Keys[0].Role}, [2]string{"User", "MEMBER"})
 	wantEq(t, "worker key", [2]string{c.Auth.StaticAPIKey.Keys[1].PrincipalType, c.Auth.StaticAPIKey.Keys[1].OrgID}, [2]string{"Worker", "0d3c6b1e-8a2f-4c7d-b5e9-1f2a3b4c5d6e"})
-	wantEq(t, "SlogLevel", c.Log.SlogLevel().String(), "DEBUG")
 }
 
 func TestReady(t *testing.T) {

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/google/uuid"
+
+	"github.com/flovyn/flovyn/server/auth"
 )
 
 var (
@@ -146,9 +148,9 @@ func (c *Config) validateStaticKeys() error {
 		case k.PrincipalType == PrincipalWorker && k.Role != "":
 			return errorf(key+".role", "only User keys have a role")
 		case k.PrincipalType == PrincipalUser && k.Role == "":
-			k.Role = DefaultUserRole
-		case k.PrincipalType == PrincipalUser && !slices.Contains(Roles, k.Role):
-			return errorf(key+".role", "%q is not one of %s", k.Role, strings.Join(Roles, ", "))
+			k.Role = auth.DefaultRole
+		case k.PrincipalType == PrincipalUser && !slices.Contains(auth.Roles, k.Role):
+			return errorf(key+".role", "%q is not one of %s", k.Role, strings.Join(auth.Roles, ", "))
 		}
 		if k.InstanceAdmin && k.PrincipalType != PrincipalUser {
 			return errorf(key+".instance_admin", "only User keys can be instance admins")

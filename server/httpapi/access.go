@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/google/uuid"
@@ -75,50 +74,3 @@ func (a *api) scope(ctx context.Context, slug string, action auth.Action, resTyp
 	return t, p, a.authorize(ctx, p, action, auth.Resource{Type: resType, TenantID: t.ID, ID: resID})
 }
 
-// TenantScope is the authorizer used when none is configured (the server
-// configures its Cedar policies). It fails closed: a principal acts only within its own tenant;
-// only an instance admin creates or lists tenants; workers do not manage
-// credentials; a VIEWER only reads.
-type TenantScope struct{}
-
-var readActions = []auth.Action{
-	auth.ActionTenantRead, auth.ActionTenantList, auth.ActionCredentialList, auth.ActionWorkflowRead, auth.ActionWorkerList,
-}
-
-// Authorize implements auth.Authorizer.
-func (TenantScope) Authorize(_ context.Context, p auth.Principal, action auth.Action, res auth.Resource) error {
-	admin := instanceAdmin(p)
-	deny := func(why string) error {
-		return fmt.Errorf("%w: %s %q may not %s: %s", auth.ErrForbidden, p.Type, p.ID, action, why)
-	}
-	switch {
-	case action == auth.ActionTenantCreate || action == auth.ActionTenantList && res.TenantID == uuid.Nil:
-		if !admin {
-			return deny("only an instance administrator may")
-		}
-		return nil
-	case !admin && res.TenantID != p.TenantID:
-		return deny("the resource belongs to another tenant")
-	case p.Type == auth.PrincipalWorker &&
-		(action == auth.ActionCredentialCreate || action == auth.ActionCredentialList || action == auth.ActionCredentialRevoke):
-		return deny("workers do not manage credentials")
-	case p.Role == "VIEWER" && !slices.Contains(readActions, action):
-		return deny("the VIEWER role only reads")
-	}
-	return nil
-}
-
-// roleRank orders user roles; an API key may not carry more than its issuer.
-func roleRank(role string) int {
-	switch role {
-	case "OWNER":
-		return 4
-	case "ADMIN":
-		return 3
-	case "MEMBER":
-		return 2
-	case "VIEWER":
-		return 1
-	}
-	return 0
-}

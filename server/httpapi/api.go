@@ -40,7 +40,7 @@ type Options struct {
 	Auth   *auth.Authenticator
 	// Methods are the credential kinds the REST API accepts.
 	Methods auth.Methods
-	// Authorizer decides what each principal may do; nil uses TenantScope.
+	// Authorizer decides what each principal may do (required; nil denies everything).
 	Authorizer auth.Authorizer
 	// ExcludePaths are exact paths served without credentials; nil means
 	// DefaultExcludePaths. Excluding OpenAPIPath+".json" also excludes the
@@ -90,7 +90,7 @@ func newAPI(o Options) *api {
 func New(o Options) http.Handler {
 	a := newAPI(o)
 	if a.authz == nil {
-		a.authz = TenantScope{}
+		a.authz = auth.DenyAll{} // fail closed: the server always configures its policies
 	}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)

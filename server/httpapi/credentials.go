@@ -201,7 +201,7 @@ func (a *api) createAPIKey(ctx context.Context, in *createAPIKeyInput) (*issuedO
 	if role == "" {
 		role = "MEMBER"
 	}
-	if !instanceAdmin(p) && roleRank(role) > roleRank(p.Role) {
+	if !instanceAdmin(p) && auth.RoleRank(role) > auth.RoleRank(p.Role) {
 		return nil, huma.Error403Forbidden(fmt.Sprintf("an API key may not have a higher role (%s) than its issuer's (%q)", role, p.Role))
 	}
 	if err := checkNewCredential(in.Body.DisplayName, in.Body.ExpiresAt); err != nil {
@@ -292,7 +292,7 @@ func mayRevoke(p auth.Principal, cred store.Credential) error {
 			return huma.Error403Forbidden(fmt.Sprintf("%s %q may not revoke credential %s: it belongs to an instance "+
 				"administrator, who ranks above every tenant role; only an instance administrator may", p.Type, p.ID, cred.ID))
 		}
-		if roleRank(cred.Role) > roleRank(p.Role) {
+		if auth.RoleRank(cred.Role) > auth.RoleRank(p.Role) {
 			return huma.Error403Forbidden(fmt.Sprintf("%s %q may not revoke credential %s: its role %s ranks above "+
 				"the caller's (%q)", p.Type, p.ID, cred.ID, cred.Role, p.Role))
 		}

@@ -12,7 +12,6 @@ import (
 
 	"github.com/flovyn/flovyn/server"
 	"github.com/flovyn/flovyn/server/auth"
-	"github.com/flovyn/flovyn/server/httpapi"
 )
 
 type tenantDoc struct {
@@ -162,42 +161,5 @@ func TestConfiguredAuthorizerDecides(t *testing.T) {
 	defer mu.Unlock()
 	if len(seen) != 3 {
 		t.Fatalf("authorizer asked %q", seen)
-	}
-}
-
-func TestDefaultAuthorizer(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	var a httpapi.TenantScope
-	owner := auth.Principal{TenantID: acme.ID, Type: auth.PrincipalUser, ID: "u", Role: "OWNER"}
-	viewer := auth.Principal{TenantID: acme.ID, Type: auth.PrincipalUser, ID: "v", Role: "VIEWER"}
-	worker := auth.Principal{TenantID: acme.ID, Type: auth.PrincipalWorker, ID: "w"}
-	anyTenant := auth.Principal{Type: auth.PrincipalUser, ID: "anonymous", Role: "OWNER", AnyTenant: true}
-	inAcme := auth.Resource{Type: "workflow", TenantID: acme.ID}
-	inOther := auth.Resource{Type: "workflow", TenantID: other.ID}
-	for _, tc := range []struct {
-		p      auth.Principal
-		action auth.Action
-		res    auth.Resource
-		allow  bool
-	}{
-		{owner, auth.ActionWorkflowStart, inAcme, true},
-		{owner, auth.ActionWorkflowRead, inOther, false},
-		{owner, auth.ActionTenantCreate, auth.Resource{Type: "tenant"}, false},
-		{owner, auth.ActionTenantList, auth.Resource{Type: "tenant"}, false},
-		{owner, auth.ActionCredentialCreate, inAcme, true},
-		{worker, auth.ActionWorkflowStart, inAcme, true},
-		{worker, auth.ActionCredentialCreate, inAcme, false},
-		{worker, auth.ActionCredentialList, inAcme, false},
-		{viewer, auth.ActionWorkflowRead, inAcme, true},
-		{viewer, auth.ActionWorkflowCancel, inAcme, false},
-		{anyTenant, auth.ActionTenantCreate, auth.Resource{Type: "tenant"}, true},
-		{auth.Principal{TenantID: acme.ID, Type: auth.PrincipalUser, ID: "root", InstanceAdmin: true}, auth.ActionTenantCreate, auth.Resource{Type: "tenant"}, true},
-		{anyTenant, auth.ActionWorkflowRead, inOther, true},
-	} {
-		err := a.Authorize(ctx, tc.p, tc.action, tc.res)
-		if (err == nil) != tc.allow {
-			t.Errorf("%s %s on %v: %v, want allowed=%v", tc.p.ID, tc.action, tc.res.TenantID, err, tc.allow)
-		}
 	}
 }
