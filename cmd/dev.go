@@ -138,11 +138,12 @@ func runDev(ctx context.Context, o devOptions, out io.Writer) error {
 	}
 	defer nats.Stop()
 
-	srv, err := server.New(ctx, server.Options{
+	srv, err := server.New(server.Options{
 		DatabaseURL:   databaseURL,
 		HTTPAddr:      net.JoinHostPort(o.ip, strconv.Itoa(o.httpPort)),
 		GRPCAddr:      net.JoinHostPort(o.ip, strconv.Itoa(o.grpcPort)),
 		RunMigrations: true,
+		Seed:          devSeed(),
 		GRPCMethods:   auth.AllMethods,
 		HTTPMethods:   auth.AllMethods,
 		Metrics:       true,
@@ -152,24 +153,25 @@ func runDev(ctx context.Context, o devOptions, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if lock != nil {
-		if err := lock.write(devLockInfo{PID: os.Getpid(), HTTPPort: addrPort(srv.HTTPAddr()), GRPCPort: addrPort(srv.GRPCAddr())}); err != nil {
-			srv.Close()
-			return fmt.Errorf("lock file: %w", err)
-		}
-	}
-	creds, err := seedDev(ctx, srv)
-	if err != nil {
-		srv.Close()
+	if err := srv.Start(ctx); err != nil {
 		return err
 	}
+	if lock != nil {
+		if err := lock.write(devLockInfo{PID: os.Getpid(), HTTPPort: addrPort(srv.HTTPAddr()), GRPCPort: addrPort(srv.GRPCAddr())}); err != nil {
+			shutdownCtx, cancel := context.WithTimeout(context.Background(), server.ShutdownGrace)
+			defer cancel()
+			return errors.Join(fmt.Errorf("lock file: %w", err), srv.Shutdown(shutdownCtx))
+		}
+	}
+	seeded := srv.Seeded()
+	creds := devCredentials{tenant: seeded.Tenant, workerToken: seeded.Secrets[devWorkerToken], adminKey: seeded.Secrets[devAdminKey]}
 	profileNote := saveDevProfile("http://"+srv.HTTPAddr(), creds, o.ephemeral)
 	printBanner(out, devBanner{
 		httpAddr: srv.HTTPAddr(), grpcAddr: srv.GRPCAddr(), natsURL: nats.URL(),
 		dataDir: dataDir, ephemeral: o.ephemeral, external: o.databaseURL != "",
 		creds: creds, took: time.Since(started), profileNote: profileNote,
 	})
-	return srv.Serve(ctx)
+	return serve(ctx, srv)
 }
 
 type devCredentials struct {
@@ -178,36 +180,28 @@ type devCredentials struct {
 	adminKey    string
 }
 
-// seedDev makes the tenant "default" and its two credentials exist. The
-// secrets are derived from the instance's hashing key, so they come out the
-// same on every start against the same database.
-func seedDev(ctx context.Context, srv *server.Server) (devCredentials, error) {
-	st := srv.Store()
-	tenant, err := st.TenantBySlug(ctx, devTenantSlug)
-	if errors.Is(err, store.ErrNotFound) {
-		tenant, err = st.CreateTenant(ctx, store.Tenant{Slug: devTenantSlug, Name: "Default", Tier: "FREE"})
-		if errors.Is(err, store.ErrConflict) {
-			tenant, err = st.TenantBySlug(ctx, devTenantSlug)
-		}
+// The names the dev credentials' secrets are derived from, with the
+// instance's hashing key: the same on every start against the same database.
+const (
+	devWorkerToken = "dev-worker-token"
+	devAdminKey    = "dev-admin-key"
+)
+
+// devSeed is the tenant "default" and its two credentials, created by the
+// server at start when missing.
+func devSeed() *server.Seed {
+	return &server.Seed{
+		Tenant: store.Tenant{Slug: devTenantSlug, Name: "Default", Tier: "FREE"},
+		Credentials: []server.SeedCredential{
+			{Name: devWorkerToken, Credential: auth.NewCredential{
+				Kind: store.CredentialWorkerToken, DisplayName: "flovyn dev worker", PrincipalID: "worker:dev",
+			}},
+			{Name: devAdminKey, Credential: auth.NewCredential{
+				Kind: store.CredentialAPIKey, DisplayName: "flovyn dev admin", PrincipalID: "user:dev-admin", Role: "OWNER",
+				InstanceAdmin: true,
+			}},
+		},
 	}
-	if err != nil {
-		return devCredentials{}, fmt.Errorf("seed tenant: %w", err)
-	}
-	c := devCredentials{tenant: tenant}
-	c.workerToken, err = srv.Auth().EnsureDerived(ctx, "dev-worker-token", auth.NewCredential{
-		TenantID: tenant.ID, Kind: store.CredentialWorkerToken, DisplayName: "flovyn dev worker", PrincipalID: "worker:dev",
-	})
-	if err != nil {
-		return c, fmt.Errorf("seed worker token: %w", err)
-	}
-	c.adminKey, err = srv.Auth().EnsureDerived(ctx, "dev-admin-key", auth.NewCredential{
-		TenantID: tenant.ID, Kind: store.CredentialAPIKey, DisplayName: "flovyn dev admin", PrincipalID: "user:dev-admin", Role: "OWNER",
-		InstanceAdmin: true,
-	})
-	if err != nil {
-		return c, fmt.Errorf("seed admin key: %w", err)
-	}
-	return c, nil
 }
 
 type devBanner struct {

@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"context"
 	"errors"
 	"os"
 	"os/signal"
@@ -41,15 +42,37 @@ then flags. See the README for every key.`,
 			if err != nil {
 				return usageError{err}
 			}
-			srv, err := server.New(ctx, opts)
+			srv, err := server.New(opts)
 			if err != nil {
 				return err
 			}
-			return srv.Serve(ctx)
+			if err := srv.Start(ctx); err != nil {
+				return err
+			}
+			return serve(ctx, srv)
 		},
 	}
 	config.RegisterFlags(c.Flags())
 	return c
+}
+
+// serve answers until ctx ends (SIGINT, SIGTERM) or the server fails, then
+// shuts it down, giving the calls in flight server.ShutdownGrace to finish.
+// A stop asked for exits 0 even when calls had to be cut at the deadline (the
+// server logs it); a failed listener is an error.
+func serve(ctx context.Context, srv *server.Server) error {
+	select {
+	case <-ctx.Done():
+	case <-srv.Done():
+	}
+	asked := ctx.Err() != nil
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), server.ShutdownGrace)
+	defer cancel()
+	err := srv.Shutdown(shutdownCtx)
+	if asked && errors.Is(err, context.DeadlineExceeded) {
+		return nil
+	}
+	return err
 }
 
 // loadConfig loads and validates the configuration; its errors are usage errors.

@@ -52,12 +52,11 @@ func TestInvalidPolicyFileStopsTheServer(t *testing.T) {
 	}
 	url := pgtest.NewDatabase(t)
 	for _, path := range []string{bad, filepath.Join(dir, "missing.cedar")} {
-		srv, err := server.New(context.Background(), server.Options{
+		_, err := server.New(server.Options{
 			DatabaseURL: url, HTTPAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0", RunMigrations: true,
 			GRPCMethods: auth.AllMethods, HTTPMethods: auth.AllMethods, PolicyFile: path,
 		})
 		if err == nil {
-			srv.Close()
 			t.Fatalf("%s: server.New succeeded", path)
 		}
 		if !strings.Contains(err.Error(), path) {
@@ -71,14 +70,13 @@ func TestInvalidPolicyFileStopsTheServer(t *testing.T) {
 	if err := os.WriteFile(good, []byte(`permit (principal is Worker, action, resource);`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := server.New(context.Background(), server.Options{
+	srv, err := server.New(server.Options{
 		DatabaseURL: url, HTTPAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0", RunMigrations: true,
 		GRPCMethods: auth.AllMethods, HTTPMethods: auth.AllMethods, PolicyFile: good,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer srv.Close()
 	owner := auth.Principal{TenantID: testTenant.ID, Type: auth.PrincipalUser, ID: "o", Role: "OWNER"}
 	if err := srv.Authorizer().Authorize(context.Background(), owner, auth.ActionWorkflowRead, auth.Resource{Type: "tenant", TenantID: testTenant.ID}); !errors.Is(err, auth.ErrForbidden) {
 		t.Fatalf("OWNER under the custom policy: %v, want ErrForbidden", err)

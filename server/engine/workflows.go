@@ -242,8 +242,11 @@ func pollFor[T any](ctx context.Context, e *Engine, kind notify.WorkKind, tenant
 		if errors.Is(err, store.ErrNotFound) {
 			return false, nil
 		}
+		if err != nil {
+			return false, err
+		}
 		got = &item
-		return err == nil, err
+		return true, nil
 	})
 	if got != nil && ctx.Err() != nil {
 		err = unclaim(context.WithoutCancel(ctx), *got)

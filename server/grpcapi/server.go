@@ -36,6 +36,10 @@ type Options struct {
 	// MaxMessageBytes bounds one request or response; larger ones get
 	// RESOURCE_EXHAUSTED before they are read whole (see limits.MessageBytes).
 	MaxMessageBytes int
+	// Stopping, when set, ends as the server begins to shut down: held
+	// polls then answer at once with no work and server streams end, so a
+	// graceful stop waits only for the calls doing work.
+	Stopping context.Context
 }
 
 // api is what every service shares.
@@ -53,6 +57,7 @@ func NewServer(o Options) *grpc.Server {
 		o.MaxMessageBytes = limits.MessageBytes(0, 0)
 	}
 	codec := newRequestCodec()
+	release := releaser{stopping: o.Stopping}
 	shared := &api{engine: o.Engine, log: o.Logger}
 	s := grpc.NewServer(
 		// The Rust SDK pings every 30 s even when idle; grpc-go's default
@@ -64,8 +69,8 @@ func NewServer(o Options) *grpc.Server {
 		grpc.MaxRecvMsgSize(o.MaxMessageBytes),
 		grpc.MaxSendMsgSize(o.MaxMessageBytes),
 		grpc.ForceServerCodecV2(codec),
-		grpc.ChainUnaryInterceptor(codec.take, a.unary, codec.refuse),
-		grpc.ChainStreamInterceptor(a.stream, codec.stream),
+		grpc.ChainUnaryInterceptor(codec.take, a.unary, codec.refuse, release.unary),
+		grpc.ChainStreamInterceptor(a.stream, codec.stream, release.stream),
 		grpc.StatsHandler(&connTracker{engine: o.Engine}),
 	)
 	flovynv1.RegisterWorkflowDispatchServer(s, &workflowDispatch{api: shared})
