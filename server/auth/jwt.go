@@ -32,7 +32,6 @@ const (
 	InstanceAdminClaim = "flovyn_admin"
 )
 
-
 // JWTConfig configures the JWT verifier.
 type JWTConfig struct {
 	Issuer   string // required iss when set

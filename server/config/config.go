@@ -96,7 +96,6 @@ const (
 	PrincipalWorker = "Worker"
 )
 
-
 // StaticKey is one credential from the file. Keys are opaque strings.
 type StaticKey struct {
 	Key           string `toml:"key"`

@@ -38,7 +38,7 @@ func (e *Engine) failOverdueTasks(ctx context.Context) error {
 				return err
 			}
 			if task.WorkflowID == nil {
-				return nil
+				return e.agentTaskSettled(ctx, tx, fx, task)
 			}
 			_, err = e.wake(ctx, tx, fx, task.TenantID, *task.WorkflowID, EventTaskFailed,
 				taskFailedData{TaskExecutionID: task.ID.String(), Error: msg, Attempts: task.ExecutionCount})

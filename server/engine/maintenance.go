@@ -81,7 +81,8 @@ func (e *Engine) reclaim(ctx context.Context) error {
 		e.log.Info("reclaimed task", "task", t.ID, "kind", t.Kind, "attempt", t.ExecutionCount)
 		e.hub.Notify(notify.Key{Tenant: t.TenantID, Queue: t.Queue, Kind: notify.Tasks})
 	}
-	return nil
+	_, err = e.ReclaimAgents(ctx)
+	return err
 }
 
 func (e *Engine) extendLeases(ctx context.Context) error {

@@ -85,7 +85,7 @@ func (e *Engine) CancelTask(ctx context.Context, tenant, id uuid.UUID) error {
 			return err
 		}
 		if task.WorkflowID == nil {
-			return nil
+			return e.agentTaskSettled(ctx, tx, fx, task)
 		}
 		wf, err := tx.LockWorkflow(ctx, tenant, *task.WorkflowID)
 		if err != nil || wf.Terminal() {

@@ -40,7 +40,7 @@ func (e *Engine) CompleteTask(ctx context.Context, tenant, id uuid.UUID, output 
 			return err
 		}
 		if task.WorkflowID == nil {
-			return nil
+			return e.agentTaskSettled(ctx, tx, fx, task)
 		}
 		_, err = e.wake(ctx, tx, fx, task.TenantID, *task.WorkflowID, EventTaskCompleted,
 			taskCompletedData{TaskExecutionID: id.String(), Output: output})
@@ -61,9 +61,7 @@ func (e *Engine) reported(tenant, id uuid.UUID, err error) error {
 	return err
 }
 
-func taskEnded(t store.Task) bool {
-	return t.Status == store.StatusCompleted || t.Status == store.StatusFailed || t.Status == store.StatusCancelled
-}
+func taskEnded(t store.Task) bool { return store.Terminal(t.Status) }
 
 // retryBackoff is the pause before attempt n+1 after n failed: 100 ms,
 // doubling, at most 5 s.
@@ -96,7 +94,7 @@ func (e *Engine) FailTask(ctx context.Context, tenant, id uuid.UUID, message str
 			return err
 		}
 		if task.WorkflowID == nil {
-			return nil
+			return e.agentTaskSettled(ctx, tx, fx, task)
 		}
 		_, err = e.wake(ctx, tx, fx, task.TenantID, *task.WorkflowID, EventTaskFailed,
 			taskFailedData{TaskExecutionID: id.String(), Error: message, Attempts: task.ExecutionCount})

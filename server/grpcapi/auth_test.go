@@ -14,7 +14,7 @@ func TestEveryMethodHasAnAction(t *testing.T) {
 	n := 0
 	for _, sd := range []grpc.ServiceDesc{
 		flovynv1.WorkflowDispatch_ServiceDesc, flovynv1.WorkflowQuery_ServiceDesc,
-		flovynv1.TaskExecution_ServiceDesc, flovynv1.WorkerLifecycle_ServiceDesc,
+		flovynv1.TaskExecution_ServiceDesc, flovynv1.WorkerLifecycle_ServiceDesc, flovynv1.AgentDispatch_ServiceDesc,
 	} {
 		var names []string
 		for _, m := range sd.Methods {

@@ -77,6 +77,7 @@ func NewServer(o Options) *grpc.Server {
 	flovynv1.RegisterWorkflowQueryServer(s, &workflowQuery{api: shared})
 	flovynv1.RegisterTaskExecutionServer(s, &taskExecution{api: shared})
 	flovynv1.RegisterWorkerLifecycleServer(s, &workerLifecycle{api: shared})
+	flovynv1.RegisterAgentDispatchServer(s, &agentDispatch{api: shared})
 	return s
 }
 

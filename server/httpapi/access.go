@@ -73,4 +73,3 @@ func (a *api) scope(ctx context.Context, slug string, action auth.Action, resTyp
 	}
 	return t, p, a.authorize(ctx, p, action, auth.Resource{Type: resType, TenantID: t.ID, ID: resID})
 }
-

@@ -358,6 +358,7 @@ func (a *api) routes(h huma.API) {
 	a.workflowRoutes(h)
 	a.promiseRoutes(h)
 	a.workerRoutes(h)
+	a.agentRoutes(h)
 }
 
 // Tags group the operations in the docs.

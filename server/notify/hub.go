@@ -21,6 +21,7 @@ type WorkKind uint8
 const (
 	Workflows WorkKind = iota + 1
 	Tasks
+	Agents
 )
 
 // Hub is the registry. The zero value is not usable; call NewHub.

@@ -221,7 +221,10 @@ func (s *Store) ExtendLeases(ctx context.Context, workers []WorkerRef, except []
 		     UPDATE tasks t SET lease_expires_at = now() + $3::interval FROM w
 		     WHERE t.tenant_id = w.tenant_id AND t.worker_id = w.worker_id AND t.status = 'RUNNING' AND t.lease_expires_at > now()
 		         AND NOT EXISTS (SELECT 1 FROM unnest($4::uuid[], $5::uuid[]) AS x(tenant_id, id)
-		                         WHERE x.tenant_id = t.tenant_id AND x.id = t.id))
+		                         WHERE x.tenant_id = t.tenant_id AND x.id = t.id)),
+		 ag AS (
+		     UPDATE agent_executions a SET lease_expires_at = now() + $3::interval FROM w
+		     WHERE a.tenant_id = w.tenant_id AND a.worker_id = w.worker_id AND a.status = 'RUNNING' AND a.lease_expires_at > now())
 		 UPDATE workflow_executions x SET lease_expires_at = least(x.claimed_at + $6::interval, now() + $3::interval) FROM w
 		 WHERE x.tenant_id = w.tenant_id AND x.worker_id = w.worker_id AND x.status = 'RUNNING' AND x.lease_expires_at > now()`,
 		tenants, ids, lease, exTenants, exIDs, workflowTaskLease)
@@ -251,7 +254,9 @@ func (s *Store) ExpireLeases(ctx context.Context, workers []WorkerRef) error {
 	_, err := s.pool.Exec(ctx,
 		`WITH gone AS (SELECT * FROM unnest($1::uuid[], $2::text[]) AS w(tenant_id, worker_id)),
 		 t AS (UPDATE tasks t SET lease_expires_at = now() FROM gone
-		       WHERE t.tenant_id = gone.tenant_id AND t.worker_id = gone.worker_id AND t.status = 'RUNNING')
+		       WHERE t.tenant_id = gone.tenant_id AND t.worker_id = gone.worker_id AND t.status = 'RUNNING'),
+		 ag AS (UPDATE agent_executions a SET lease_expires_at = now() FROM gone
+		       WHERE a.tenant_id = gone.tenant_id AND a.worker_id = gone.worker_id AND a.status = 'RUNNING')
 		 UPDATE workflow_executions w SET lease_expires_at = now() FROM gone
 		 WHERE w.tenant_id = gone.tenant_id AND w.worker_id = gone.worker_id AND w.status = 'RUNNING'`, tenants, ids)
 	return err

@@ -47,10 +47,14 @@ type Workflow struct {
 	HistoryBytes int64
 }
 
-// Terminal reports whether the workflow has ended.
-func (w Workflow) Terminal() bool {
-	return w.Status == StatusCompleted || w.Status == StatusFailed || w.Status == StatusCancelled
+// Terminal reports whether a status, of a workflow, a task or an agent, is
+// an end: COMPLETED, FAILED or CANCELLED.
+func Terminal(status string) bool {
+	return status == StatusCompleted || status == StatusFailed || status == StatusCancelled
 }
+
+// Terminal reports whether the workflow has ended.
+func (w Workflow) Terminal() bool { return Terminal(w.Status) }
 
 const workflowColumns = `id, tenant_id, kind, queue, status, priority_seconds, input, output, error, workflow_version,
 	metadata, parent_id, parent_child_name, last_sequence, wake_pending, cancel_requested, worker_id,
