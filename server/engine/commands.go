@@ -435,12 +435,12 @@ func (cmd StartTimer) apply(ctx context.Context, c *submission) error {
 		return err
 	}
 	d := time.Duration(cmd.DurationMs) * time.Millisecond
-	fireAt, created, err := c.tx.InsertTimer(ctx, c.wf().TenantID, c.wf().ID, cmd.ID, d)
+	fireAt, in, created, err := c.tx.InsertTimer(ctx, c.wf().TenantID, c.wf().ID, cmd.ID, d)
 	if err != nil || !created {
 		return err
 	}
 	c.h.add(EventTimerStarted, timerStartedData{TimerID: cmd.ID, DurationMs: cmd.DurationMs, FireAt: fireAt.UnixMilli()})
-	c.fx.timerIn(d)
+	c.fx.timerIn(in)
 	return nil
 }
 

@@ -20,7 +20,7 @@ import (
 // overdueRecheck is how soon the timer and deadline services look again
 // at something overdue they could not take (another transaction holds it:
 // another replica ending it, or a worker's result).
-const overdueRecheck = 10 * time.Millisecond
+const overdueRecheck = time.Millisecond
 
 // failOverdueTasks ends every task past its deadline, each in its own
 // transaction.

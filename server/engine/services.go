@@ -63,7 +63,17 @@ func (e *Engine) fireTimers(ctx context.Context) (time.Duration, error) {
 	if err != nil {
 		return 0, nil // none pending (or the database will say so next time)
 	}
-	return max(in, overdueRecheck), nil
+	return dueIn(in), nil
+}
+
+// dueIn is the wait before the next run for something due in in: at once
+// when it is due later, shortly when it is overdue (another transaction
+// holds it: another replica firing it, or a worker's result).
+func dueIn(in time.Duration) time.Duration {
+	if in <= 0 {
+		return overdueRecheck
+	}
+	return in
 }
 
 // endOverdueTasks ends every task past its deadline, and says when the next
@@ -76,5 +86,5 @@ func (e *Engine) endOverdueTasks(ctx context.Context) (time.Duration, error) {
 	if err != nil {
 		return 0, nil
 	}
-	return max(in, overdueRecheck), nil
+	return dueIn(in), nil
 }

@@ -10,19 +10,19 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// InsertTimer creates a pending timer due in d (database time) and returns
-// when it fires; false means the workflow already has a timer with that id
-// (a replayed command) and nothing changed.
-func (t *Tx) InsertTimer(ctx context.Context, tenant, workflow uuid.UUID, timerID string, d time.Duration) (time.Time, bool, error) {
-	var fireAt time.Time
-	err := t.tx.QueryRow(ctx,
+// InsertTimer creates a pending timer due in d (database time: from the
+// start of the transaction) and returns when it fires and how long that is
+// from now by the database's clock; false means the workflow already has a
+// timer with that id (a replayed command) and nothing changed.
+func (t *Tx) InsertTimer(ctx context.Context, tenant, workflow uuid.UUID, timerID string, d time.Duration) (fireAt time.Time, in time.Duration, created bool, err error) {
+	err = t.tx.QueryRow(ctx,
 		`INSERT INTO timers (tenant_id, workflow_id, timer_id, fire_at) VALUES ($4, $1, $2, now() + $3::interval)
-		 ON CONFLICT DO NOTHING RETURNING fire_at`,
-		workflow, timerID, d, tenant).Scan(&fireAt)
+		 ON CONFLICT DO NOTHING RETURNING fire_at, fire_at - clock_timestamp()`,
+		workflow, timerID, d, tenant).Scan(&fireAt, &in)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return time.Time{}, false, nil
+		return time.Time{}, 0, false, nil
 	}
-	return fireAt, err == nil, err
+	return fireAt, in, err == nil, err
 }
 
 // CancelTimer cancels a pending timer; false means it was not pending.
