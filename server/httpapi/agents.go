@@ -325,21 +325,14 @@ func (a *api) listAgents(ctx context.Context, in *listAgentsInput) (*listAgentsO
 	return out, nil
 }
 
-// agentExecution resolves the tenant and agent execution a route names and
-// authorizes action on it; another tenant's execution is 404.
+// agentExecution is the agent execution a route names; another tenant's
+// execution is 404.
 func (a *api) agentExecution(ctx context.Context, slug, rawID string, action auth.Action) (store.Agent, error) {
-	t, p, err := a.tenantOf(ctx, slug)
+	tenant, id, err := a.executionID(ctx, slug, rawID, action)
 	if err != nil {
 		return store.Agent{}, err
 	}
-	id, err := parseUUID("path.id", rawID)
-	if err != nil {
-		return store.Agent{}, err
-	}
-	if err := a.authorize(ctx, p, action, auth.Resource{Type: "workflow", TenantID: t.ID, ID: id.String()}); err != nil {
-		return store.Agent{}, err
-	}
-	ag, err := a.engine.Agent(ctx, t.ID, id)
+	ag, err := a.engine.Agent(ctx, tenant, id)
 	if err != nil {
 		return ag, a.fail(fmt.Sprintf("agent execution %s", id), err)
 	}

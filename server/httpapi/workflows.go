@@ -602,21 +602,27 @@ func (a *api) listWorkflows(ctx context.Context, in *listInput) (*listOutput, er
 	return out, nil
 }
 
-// execution resolves the tenant and the execution a route names and
-// authorizes action on it; another tenant's execution is 404.
-func (a *api) execution(ctx context.Context, slug, rawID string, action auth.Action) (store.Workflow, error) {
+// executionID resolves the tenant and the id of the execution (workflow
+// or agent) a route names and authorizes action on it.
+func (a *api) executionID(ctx context.Context, slug, rawID string, action auth.Action) (tenant, id uuid.UUID, err error) {
 	t, p, err := a.tenantOf(ctx, slug)
 	if err != nil {
-		return store.Workflow{}, err
+		return uuid.Nil, uuid.Nil, err
 	}
-	id, err := parseUUID("path.id", rawID)
+	if id, err = parseUUID("path.id", rawID); err != nil {
+		return uuid.Nil, uuid.Nil, err
+	}
+	return t.ID, id, a.authorize(ctx, p, action, auth.Resource{Type: "workflow", TenantID: t.ID, ID: id.String()})
+}
+
+// execution is the workflow execution a route names; another tenant's
+// execution is 404.
+func (a *api) execution(ctx context.Context, slug, rawID string, action auth.Action) (store.Workflow, error) {
+	tenant, id, err := a.executionID(ctx, slug, rawID, action)
 	if err != nil {
 		return store.Workflow{}, err
 	}
-	if err := a.authorize(ctx, p, action, auth.Resource{Type: "workflow", TenantID: t.ID, ID: id.String()}); err != nil {
-		return store.Workflow{}, err
-	}
-	w, err := a.engine.Workflow(ctx, t.ID, id)
+	w, err := a.engine.Workflow(ctx, tenant, id)
 	if err != nil {
 		return w, a.fail(fmt.Sprintf("workflow execution %s", id), err)
 	}
