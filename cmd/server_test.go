@@ -74,10 +74,14 @@ authenticators = ["static_api_key"]
 	if grpcAddr == "" {
 		t.Fatalf("flovyn server did not say where it listens:\n%s", log.String())
 	}
+	// The rest of the log, read through the same scanner: it may hold
+	// lines it read past the one above.
 	logged := make(chan string, 1)
 	go func() {
-		rest, _ := io.ReadAll(stderr)
-		logged <- log.String() + string(rest)
+		for lines.Scan() {
+			log.WriteString(lines.Text() + "\n")
+		}
+		logged <- log.String()
 	}()
 
 	conn, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))

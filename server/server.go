@@ -28,6 +28,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/grpc"
 
+	"github.com/flovyn/flovyn/internal/service"
 	"github.com/flovyn/flovyn/server/auth"
 	"github.com/flovyn/flovyn/server/engine"
 	"github.com/flovyn/flovyn/server/grpcapi"
@@ -79,6 +80,9 @@ const ShutdownGrace = 10 * time.Second
 // lastUsedFlushInterval is how often credential last-used times are written.
 const lastUsedFlushInterval = 30 * time.Second
 
+// finalFlushTimeout bounds the last write of last-used times at shutdown.
+const finalFlushTimeout = 2 * time.Second
+
 // ErrClosed is Start's answer on a server that was shut down or whose
 // Start failed: a server starts once.
 var ErrClosed = errors.New("server: closed (a server starts at most once)")
@@ -123,6 +127,7 @@ type Server struct {
 	stopping    context.Context
 	stopServing context.CancelCauseFunc
 	stopLoops   context.CancelFunc
+	flusher     *service.Service
 	serving     sync.WaitGroup // the gRPC and HTTP Serve loops
 	loops       sync.WaitGroup // the background services
 
@@ -270,7 +275,10 @@ func (s *Server) start(ctx context.Context) error {
 
 	loopsCtx, stopLoops := context.WithCancel(context.Background())
 	s.stopLoops = stopLoops
-	s.loops.Go(func() { s.auth.RunLastUsedFlusher(loopsCtx, lastUsedFlushInterval, s.log) }) // flushes once more when stopped
+	s.flusher = s.auth.LastUsedFlusher(lastUsedFlushInterval, s.log)
+	if err := s.flusher.Start(loopsCtx); err != nil {
+		return err
+	}
 	s.loops.Go(func() { s.engine.Run(loopsCtx) })
 	s.serving.Go(func() {
 		if err := s.grpc.Serve(s.grpcLn); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
@@ -337,6 +345,12 @@ func (s *Server) shutdown(ctx context.Context) error {
 	s.serving.Wait()
 	s.stopLoops()
 	s.loops.Wait()
+	s.flusher.Stop()
+	flushCtx, cancel := context.WithTimeout(context.Background(), finalFlushTimeout)
+	if err := s.auth.FlushLastUsed(flushCtx); err != nil {
+		s.log.Warn("could not record credential last-used times", "err", err)
+	}
+	cancel()
 	s.engine.Close() // the reclaims after closed connections, the delayed wake-ups
 	s.release()
 	s.log.Info("shut down", "took", time.Since(began).Round(time.Millisecond))

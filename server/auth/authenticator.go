@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/flovyn/flovyn/internal/service"
 	"github.com/flovyn/flovyn/server/store"
 )
 
@@ -52,6 +53,8 @@ type Options struct {
 	CacheTTL time.Duration
 	// JWT verifies bearer JWTs; nil refuses them.
 	JWT *JWTVerifier
+	// Now is the clock of expiry checks and the cache; nil is time.Now.
+	Now func() time.Time
 }
 
 // Authenticator checks bearer credentials. It is safe for concurrent use.
@@ -62,6 +65,7 @@ type Authenticator struct {
 	disabled bool
 	ttl      time.Duration
 	jwt      *JWTVerifier
+	now      func() time.Time
 
 	mu       sync.Mutex
 	cache    map[string]cachedCredential // by lookup prefix
@@ -82,11 +86,15 @@ func New(o Options) *Authenticator {
 		disabled: o.Disabled,
 		ttl:      o.CacheTTL,
 		jwt:      o.JWT,
+		now:      o.Now,
 		cache:    map[string]cachedCredential{},
 		lastUsed: map[uuid.UUID]time.Time{},
 	}
 	if a.ttl == 0 {
 		a.ttl = 5 * time.Second
+	}
+	if a.now == nil {
+		a.now = time.Now
 	}
 	// Static keys are indexed by their SHA-256 so the lookup's timing says
 	// nothing about the keys themselves.
@@ -144,7 +152,7 @@ func (a *Authenticator) stored(ctx context.Context, secret, kind string) (Princi
 	if err != nil {
 		return Principal{}, fmt.Errorf("look up credential: %w", err)
 	}
-	now := time.Now()
+	now := a.now()
 	switch {
 	case cred.Kind != kind || !a.hasher.Verify(secret, cred.SecretHash):
 		return Principal{}, unauthenticated("unknown credential")
@@ -170,7 +178,7 @@ func (a *Authenticator) lookup(ctx context.Context, prefix string) (store.Creden
 	a.mu.Lock()
 	c, ok := a.cache[prefix]
 	a.mu.Unlock()
-	if ok && time.Since(c.fetched) < a.ttl {
+	if ok && a.now().Sub(c.fetched) < a.ttl {
 		return c.cred, nil
 	}
 	cred, err := a.store.CredentialByPrefix(ctx, prefix)
@@ -178,7 +186,7 @@ func (a *Authenticator) lookup(ctx context.Context, prefix string) (store.Creden
 		return cred, err
 	}
 	a.mu.Lock()
-	a.cache[prefix] = cachedCredential{cred: cred, fetched: time.Now()}
+	a.cache[prefix] = cachedCredential{cred: cred, fetched: a.now()}
 	a.mu.Unlock()
 	return cred, nil
 }
@@ -271,24 +279,10 @@ func (a *Authenticator) FlushLastUsed(ctx context.Context) error {
 	return a.store.TouchCredentials(ctx, used)
 }
 
-// RunLastUsedFlusher flushes last-used times every interval until ctx ends,
-// then once more.
-func (a *Authenticator) RunLastUsedFlusher(ctx context.Context, interval time.Duration, log *slog.Logger) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			flushCtx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			if err := a.FlushLastUsed(flushCtx); err != nil {
-				log.Warn("could not record credential last-used times", "err", err)
-			}
-			cancel()
-			return
-		case <-t.C:
-			if err := a.FlushLastUsed(ctx); err != nil && ctx.Err() == nil {
-				log.Warn("could not record credential last-used times", "err", err)
-			}
-		}
-	}
+// LastUsedFlusher is the service that writes the last-used times gathered
+// in memory every interval. Whoever stops it flushes once more
+// (FlushLastUsed), so the last ones are not lost.
+func (a *Authenticator) LastUsedFlusher(interval time.Duration, log *slog.Logger) *service.Service {
+	return service.New(service.Config{Name: "credential-last-used", Interval: interval}, log,
+		func(ctx context.Context) (time.Duration, error) { return 0, a.FlushLastUsed(ctx) })
 }

@@ -34,6 +34,7 @@ type jwksCache struct {
 	all         []any
 	fetched     time.Time // last successful fetch
 	lastAttempt time.Time
+	now         func() time.Time
 }
 
 func newJWKSCache(cfg JWTConfig, log *slog.Logger) *jwksCache {
@@ -43,6 +44,7 @@ func newJWKSCache(cfg JWTConfig, log *slog.Logger) *jwksCache {
 		log:        log,
 		minRefresh: cfg.JWKSMinRefresh,
 		maxAge:     cfg.JWKSMaxAge,
+		now:        cfg.Now,
 	}
 	if c.client == nil {
 		c.client = &http.Client{Timeout: 10 * time.Second}
@@ -61,7 +63,7 @@ func newJWKSCache(cfg JWTConfig, log *slog.Logger) *jwksCache {
 func (c *jwksCache) keys(ctx context.Context, kid string) ([]any, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	now := time.Now()
+	now := c.now()
 	stale := c.fetched.IsZero() || now.Sub(c.fetched) > c.maxAge
 	if stale && now.Sub(c.lastAttempt) >= c.minRefresh {
 		c.refresh(ctx)
@@ -75,7 +77,7 @@ func (c *jwksCache) keys(ctx context.Context, kid string) ([]any, error) {
 	if k, ok := c.byKid[kid]; ok {
 		return []any{k}, nil
 	}
-	if time.Since(c.lastAttempt) >= c.minRefresh {
+	if c.now().Sub(c.lastAttempt) >= c.minRefresh {
 		c.refresh(ctx)
 		if k, ok := c.byKid[kid]; ok {
 			return []any{k}, nil
@@ -87,13 +89,13 @@ func (c *jwksCache) keys(ctx context.Context, kid string) ([]any, error) {
 // refresh fetches the document; on failure the keys already held stay.
 // Called with mu held.
 func (c *jwksCache) refresh(ctx context.Context) {
-	c.lastAttempt = time.Now()
+	c.lastAttempt = c.now()
 	byKid, all, err := c.fetch(ctx)
 	if err != nil {
 		c.log.Warn("could not fetch the JWKS; keeping the keys already known", "url", c.url, "err", err)
 		return
 	}
-	c.byKid, c.all, c.fetched = byKid, all, time.Now()
+	c.byKid, c.all, c.fetched = byKid, all, c.now()
 }
 
 type jwk struct {

@@ -58,6 +58,9 @@ type JWTConfig struct {
 	// JWKSMaxAge is how long fetched keys are used before fetching again;
 	// 0 means 10 minutes.
 	JWKSMaxAge time.Duration
+	// Now is the clock of token times (exp, nbf, iat), the JWKS refresh and
+	// the tenant cache; nil is time.Now.
+	Now func() time.Time
 }
 
 // TenantLookup finds tenants; *store.Store implements it.
@@ -105,6 +108,9 @@ func NewJWTVerifier(cfg JWTConfig, tenants TenantLookup, log *slog.Logger) (*JWT
 	if tenants == nil {
 		return nil, errors.New("jwt: no tenant lookup")
 	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	v := &JWTVerifier{cfg: cfg, tenants: tenants, tenantCache: map[string]cachedTenant{}}
 
 	var methods []string
@@ -131,6 +137,7 @@ func NewJWTVerifier(cfg JWTConfig, tenants TenantLookup, log *slog.Logger) (*JWT
 
 	opts := []jwt.ParserOption{
 		jwt.WithLeeway(cfg.ClockSkew),
+		jwt.WithTimeFunc(cfg.Now),
 		jwt.WithExpirationRequired(),
 		jwt.WithIssuedAt(),
 	}
@@ -355,7 +362,7 @@ func (v *JWTVerifier) resolveTenant(ctx context.Context, claim string) (uuid.UUI
 	v.mu.Lock()
 	c, ok := v.tenantCache[claim]
 	v.mu.Unlock()
-	if ok && time.Since(c.fetched) < tenantCacheTTL {
+	if ok && v.cfg.Now().Sub(c.fetched) < tenantCacheTTL {
 		return c.id, nil
 	}
 	var t store.Tenant
@@ -372,7 +379,7 @@ func (v *JWTVerifier) resolveTenant(ctx context.Context, claim string) (uuid.UUI
 		return uuid.Nil, fmt.Errorf("jwt: look up tenant: %w", err)
 	}
 	v.mu.Lock()
-	v.tenantCache[claim] = cachedTenant{id: t.ID, fetched: time.Now()}
+	v.tenantCache[claim] = cachedTenant{id: t.ID, fetched: v.cfg.Now()}
 	v.mu.Unlock()
 	return t.ID, nil
 }

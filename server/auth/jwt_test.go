@@ -310,7 +310,8 @@ func TestJWTRS256AndES256ViaJWKS(t *testing.T) {
 	srv := newJWKSServer(t)
 	srv.add("rsa-1", &rsaKey.PublicKey)
 	srv.add("ec-1", &ecKey.PublicKey)
-	v := newVerifier(t, JWTConfig{JWKSURL: srv.URL, JWKSMinRefresh: 300 * time.Millisecond})
+	clock := &testClock{}
+	v := newVerifier(t, JWTConfig{JWKSURL: srv.URL, JWKSMinRefresh: 300 * time.Millisecond, Now: clock.now})
 
 	ctx := context.Background()
 	if p, err := v.Verify(ctx, sign(t, jwt.SigningMethodRS256, "rsa-1", rsaKey, claims(nil))); err != nil || p.TenantID != tenantA {
@@ -335,7 +336,7 @@ func TestJWTRS256AndES256ViaJWKS(t *testing.T) {
 
 	// An unknown kid makes one fetch, then is refused without fetching
 	// again within the refresh interval.
-	time.Sleep(350 * time.Millisecond)
+	clock.advance(350 * time.Millisecond)
 	wantRefused(t, v, sign(t, jwt.SigningMethodRS256, "rsa-2", other, claims(nil)), `unknown key id "rsa-2"`)
 	wantRefused(t, v, sign(t, jwt.SigningMethodRS256, "rsa-3", other, claims(nil)), `unknown key id "rsa-3"`)
 	if n := srv.fetches.Load(); n != 2 {
@@ -348,13 +349,14 @@ func TestJWTJWKSKeyRotation(t *testing.T) {
 	second, _ := rsa.GenerateKey(rand.Reader, 2048)
 	srv := newJWKSServer(t)
 	srv.add("k1", &first.PublicKey)
-	v := newVerifier(t, JWTConfig{JWKSURL: srv.URL, JWKSMinRefresh: time.Millisecond})
+	clock := &testClock{}
+	v := newVerifier(t, JWTConfig{JWKSURL: srv.URL, JWKSMinRefresh: time.Millisecond, Now: clock.now})
 	ctx := context.Background()
 	if _, err := v.Verify(ctx, sign(t, jwt.SigningMethodRS256, "k1", first, claims(nil))); err != nil {
 		t.Fatal(err)
 	}
 	srv.add("k2", &second.PublicKey)
-	time.Sleep(5 * time.Millisecond)
+	clock.advance(5 * time.Millisecond)
 	if _, err := v.Verify(ctx, sign(t, jwt.SigningMethodRS256, "k2", second, claims(nil))); err != nil {
 		t.Fatalf("rotated key: %v", err)
 	}
@@ -471,3 +473,11 @@ func unsigned(t *testing.T, c jwt.MapClaims) string {
 	}
 	return s
 }
+
+// testClock is the real time moved on by what a test advances it: tokens
+// signed with the real time stay valid, and waits cost nothing.
+type testClock struct{ ahead atomic.Int64 }
+
+func (c *testClock) now() time.Time { return time.Now().Add(time.Duration(c.ahead.Load())) }
+
+func (c *testClock) advance(d time.Duration) { c.ahead.Add(int64(d)) }
