@@ -54,6 +54,7 @@ func newRootCommand() *cobra.Command {
 		newTenantCommand(g),
 		newTokenCommand(g),
 		newWorkflowCommand(g),
+		newAgentCommand(g),
 		newPromiseCommand(g),
 		newTUICommand(g),
 		newWhoamiCommand(g),
