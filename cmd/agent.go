@@ -79,27 +79,10 @@ It prints the new execution (-q: only its id; -o json: the API's document).
 
   flovyn agent start researcher --input '{"topic": "tides"}'
   echo '{"topic": "tides"}' | flovyn agent start researcher - -q`,
-		Args: func(cmd *cobra.Command, args []string) error {
-			if err := cobra.RangeArgs(1, 2)(cmd, args); err != nil {
-				return err
-			}
-			if len(args) == 2 && args[1] != "-" {
-				return usageErrorf("unexpected argument %q: the input goes in --input, --input-file or \"-\" (stdin)", args[1])
-			}
-			return nil
-		},
+		Args: startArgs,
 		PreRunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 2 {
-				if inputFile != "" || input != "" {
-					return usageErrorf("give the input once: --input, --input-file or \"-\"")
-				}
-				inputFile = "-"
-			}
-			if input != "" && inputFile != "" {
-				return usageErrorf("give the input once: --input, --input-file or \"-\"")
-			}
 			var err error
-			if req.Input, err = readJSONArg(cmd, "input", input, inputFile); err != nil {
+			if req.Input, err = startInput(cmd, args, input, inputFile); err != nil {
 				return err
 			}
 			req.Kind = args[0]

@@ -127,27 +127,10 @@ on stderr, and so does --timeout running out (the execution keeps running).
 
   flovyn workflow start greet --input '{"name": "Ada"}' --wait --timeout 30s
   echo '{"name": "Ada"}' | flovyn workflow start greet - --wait`,
-		Args: func(cmd *cobra.Command, args []string) error {
-			if err := cobra.RangeArgs(1, 2)(cmd, args); err != nil {
-				return err
-			}
-			if len(args) == 2 && args[1] != "-" {
-				return usageErrorf("unexpected argument %q: the input goes in --input, --input-file or \"-\" (stdin)", args[1])
-			}
-			return nil
-		},
+		Args: startArgs,
 		PreRunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 2 {
-				if inputFile != "" || input != "" {
-					return usageErrorf("give the input once: --input, --input-file or \"-\"")
-				}
-				inputFile = "-"
-			}
-			if input != "" && inputFile != "" {
-				return usageErrorf("give the input once: --input, --input-file or \"-\"")
-			}
 			var err error
-			if req.Input, err = readJSONArg(cmd, "input", input, inputFile); err != nil {
+			if req.Input, err = startInput(cmd, args, input, inputFile); err != nil {
 				return err
 			}
 			if req.Metadata, err = parseLabels("metadata", metadata); err != nil {
@@ -653,4 +636,30 @@ func newWorkflowSignalCommand(g *globals) *cobra.Command {
 	c.Flags().StringVar(&value, "value", "", `signal value as JSON ("-": read stdin)`)
 	c.Flags().StringVar(&valueFile, "value-file", "", `file holding the value as JSON ("-": stdin)`)
 	return c
+}
+
+// startArgs accepts the kind and, optionally, "-" for the input on stdin.
+func startArgs(cmd *cobra.Command, args []string) error {
+	if err := cobra.RangeArgs(1, 2)(cmd, args); err != nil {
+		return err
+	}
+	if len(args) == 2 && args[1] != "-" {
+		return usageErrorf("unexpected argument %q: the input goes in --input, --input-file or \"-\" (stdin)", args[1])
+	}
+	return nil
+}
+
+// startInput reads a start's input from --input, --input-file or "-",
+// given once at most.
+func startInput(cmd *cobra.Command, args []string, input, inputFile string) (json.RawMessage, error) {
+	if len(args) == 2 {
+		if inputFile != "" || input != "" {
+			return nil, usageErrorf("give the input once: --input, --input-file or \"-\"")
+		}
+		inputFile = "-"
+	}
+	if input != "" && inputFile != "" {
+		return nil, usageErrorf("give the input once: --input, --input-file or \"-\"")
+	}
+	return readJSONArg(cmd, "input", input, inputFile)
 }

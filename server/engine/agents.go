@@ -102,9 +102,6 @@ func (e *Engine) ListAgents(ctx context.Context, f store.AgentFilter) ([]store.A
 // capabilities are offered; with none, the agent kinds the worker
 // registered; with none of those either, any kind.
 func (e *Engine) PollAgent(ctx context.Context, tenant uuid.UUID, queue, worker string, capabilities []string) (*store.Agent, error) {
-	if err := firstErr(limits.OptionalName("queue", queue), limits.OptionalName("worker_id", worker)); err != nil {
-		return nil, err
-	}
 	if len(capabilities) > maxCapabilities {
 		return nil, invalid("agent_capabilities", "more than %d kinds", maxCapabilities)
 	}
@@ -113,35 +110,11 @@ func (e *Engine) PollAgent(ctx context.Context, tenant uuid.UUID, queue, worker 
 			return nil, err
 		}
 	}
-	if queue == "" {
-		queue = DefaultQueue
-	}
-	kinds := capabilities
-	if len(kinds) == 0 {
-		var err error
-		if kinds, err = e.workerKinds(ctx, tenant, worker, "agent"); err != nil {
-			return nil, err
-		}
-	}
-	key := notify.Key{Tenant: tenant, Queue: queue, Kind: notify.Agents}
-	var got *store.Agent
-	err := e.poll(ctx, key, func() (bool, error) {
-		a, err := e.st.ClaimAgent(ctx, tenant, queue, kinds, worker, e.cfg.WorkerTimeout)
-		if errors.Is(err, store.ErrNotFound) {
-			return false, nil
-		}
-		if err != nil {
-			return false, err
-		}
-		got = &a
-		return true, nil
-	})
-	if got != nil && ctx.Err() != nil {
-		err = e.st.UnclaimAgent(context.WithoutCancel(ctx), *got)
-		e.hub.Notify(key)
-		return nil, err
-	}
-	return got, err
+	return pollFor(ctx, e, notify.Agents, tenant, queue, worker, capabilities,
+		func(queue string, kinds []string) (store.Agent, error) {
+			return e.st.ClaimAgent(ctx, tenant, queue, kinds, worker, e.cfg.WorkerTimeout)
+		},
+		e.st.UnclaimAgent)
 }
 
 // ReclaimAgents makes PENDING the agent executions whose lease ran out and

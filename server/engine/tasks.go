@@ -16,8 +16,8 @@ import (
 // PollTask claims a claimable task of tenant+queue for worker, waiting up
 // to the poll hold for one to appear. Its attempt number is ExecutionCount.
 func (e *Engine) PollTask(ctx context.Context, tenant uuid.UUID, queue, worker string) (*store.Task, error) {
-	return pollFor(ctx, e, notify.Tasks, tenant, queue, worker,
-		func(kinds []string) (store.Task, error) {
+	return pollFor(ctx, e, notify.Tasks, tenant, queue, worker, nil,
+		func(queue string, kinds []string) (store.Task, error) {
 			return e.st.ClaimTask(ctx, tenant, queue, kinds, worker, e.cfg.WorkerTimeout)
 		},
 		func(ctx context.Context, t store.Task) error {

@@ -209,36 +209,40 @@ func (e *Engine) Signal(ctx context.Context, tenant, id uuid.UUID, name string, 
 // PollWorkflow claims a runnable workflow of tenant+queue for worker,
 // waiting up to the poll hold for one to appear.
 func (e *Engine) PollWorkflow(ctx context.Context, tenant uuid.UUID, queue, worker string) (*store.Workflow, error) {
-	return pollFor(ctx, e, notify.Workflows, tenant, queue, worker,
-		func(kinds []string) (store.Workflow, error) {
+	return pollFor(ctx, e, notify.Workflows, tenant, queue, worker, nil,
+		func(queue string, kinds []string) (store.Workflow, error) {
 			return e.st.ClaimWorkflow(ctx, tenant, queue, kinds, worker, min(e.cfg.WorkflowTaskLease, e.cfg.WorkerTimeout))
 		},
 		e.st.UnclaimWorkflow)
 }
 
-// pollFor is the shared shape of PollWorkflow and PollTask: claim work of
-// the kinds the worker registered, holding the poll until some appears;
-// work claimed for a poller that left meanwhile is given back.
-func pollFor[T any](ctx context.Context, e *Engine, kind notify.WorkKind, tenant uuid.UUID, queue, worker string,
-	claim func(kinds []string) (T, error), unclaim func(context.Context, T) error) (*T, error) {
+// capabilityTypes name, for each kind of work, the capabilities a worker
+// registers for it.
+var capabilityTypes = map[notify.WorkKind]string{notify.Workflows: "workflow", notify.Tasks: "task", notify.Agents: "agent"}
+
+// pollFor is the shared shape of PollWorkflow, PollTask and PollAgent:
+// claim work of the kinds offered (by default, those the worker
+// registered), holding the poll until some appears; work claimed for a
+// poller that left meanwhile is given back.
+func pollFor[T any](ctx context.Context, e *Engine, kind notify.WorkKind, tenant uuid.UUID, queue, worker string, offered []string,
+	claim func(queue string, kinds []string) (T, error), unclaim func(context.Context, T) error) (*T, error) {
 	if err := firstErr(limits.OptionalName("queue", queue), limits.OptionalName("worker_id", worker)); err != nil {
 		return nil, err
 	}
 	if queue == "" {
 		queue = DefaultQueue
 	}
-	capType := "workflow"
-	if kind == notify.Tasks {
-		capType = "task"
-	}
-	kinds, err := e.workerKinds(ctx, tenant, worker, capType)
-	if err != nil {
-		return nil, err
+	kinds := offered
+	if len(kinds) == 0 {
+		var err error
+		if kinds, err = e.workerKinds(ctx, tenant, worker, capabilityTypes[kind]); err != nil {
+			return nil, err
+		}
 	}
 	key := notify.Key{Tenant: tenant, Queue: queue, Kind: kind}
 	var got *T
-	err = e.poll(ctx, key, func() (bool, error) {
-		item, err := claim(kinds)
+	err := e.poll(ctx, key, func() (bool, error) {
+		item, err := claim(queue, kinds)
 		if errors.Is(err, store.ErrNotFound) {
 			return false, nil
 		}

@@ -78,13 +78,8 @@ func (s *agentDispatch) scopedAgent(ctx context.Context, orgID, field, raw strin
 	if err != nil {
 		return uuid.Nil, uuid.Nil, err
 	}
-	if tenant == uuid.Nil {
-		tenant, err = s.engine.AgentTenant(ctx, id)
-		if err != nil {
-			return uuid.Nil, uuid.Nil, s.toStatus("tenant", err)
-		}
-	}
-	return tenant, id, nil
+	tenant, err = s.resolveTenant(ctx, tenant, id, s.engine.AgentTenant)
+	return tenant, id, err
 }
 
 func optionalID(field string, s *string) (*uuid.UUID, error) {

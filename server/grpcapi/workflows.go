@@ -94,19 +94,19 @@ func (a *api) scopedID(ctx context.Context, field, s string) (uuid.UUID, uuid.UU
 	if err != nil {
 		return uuid.Nil, uuid.Nil, err
 	}
-	tenant, err = a.resolveTenant(ctx, tenant, field, id)
+	find := a.engine.WorkflowTenant
+	if field == "task_execution_id" {
+		find = a.engine.TaskTenant
+	}
+	tenant, err = a.resolveTenant(ctx, tenant, id, find)
 	return tenant, id, err
 }
 
 // resolveTenant finds the tenant of id when authentication is disabled
 // (tenant uuid.Nil): the rest of the server always works in one tenant.
-func (a *api) resolveTenant(ctx context.Context, tenant uuid.UUID, field string, id uuid.UUID) (uuid.UUID, error) {
+func (a *api) resolveTenant(ctx context.Context, tenant, id uuid.UUID, find func(context.Context, uuid.UUID) (uuid.UUID, error)) (uuid.UUID, error) {
 	if tenant != uuid.Nil {
 		return tenant, nil
-	}
-	find := a.engine.WorkflowTenant
-	if field == "task_execution_id" {
-		find = a.engine.TaskTenant
 	}
 	tenant, err := find(ctx, id)
 	return tenant, a.toStatus("tenant", err)
@@ -158,7 +158,7 @@ func (s *workflowDispatch) SignalWorkflow(ctx context.Context, r *flovynv1.Signa
 	if err != nil {
 		return nil, err
 	}
-	if tenant, err = s.resolveTenant(ctx, tenant, "workflow_execution_id", id); err != nil {
+	if tenant, err = s.resolveTenant(ctx, tenant, id, s.engine.WorkflowTenant); err != nil {
 		return nil, err
 	}
 	value, err := engine.Payload("signal_value", r.SignalValue)

@@ -110,11 +110,12 @@ func Metadata(field string, m map[string]string) error {
 		if k == "" {
 			return Invalid(field, "empty key")
 		}
-		if err := Text(field+"."+k, k, MaxMetadataKey); err != nil {
+		// The field's name is built only for an error: this runs on every start.
+		if err := Text(field, k, MaxMetadataKey); err != nil {
 			return Invalid(field, "key %q: %s", truncate(k), err.(*Error).Msg)
 		}
-		if err := Text(field+"."+k, v, MaxMetadataValue); err != nil {
-			return err
+		if err := Text(field, v, MaxMetadataValue); err != nil {
+			return Invalid(field+"."+k, "%s", err.(*Error).Msg)
 		}
 	}
 	return nil

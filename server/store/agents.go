@@ -86,11 +86,7 @@ func (s *Store) Agent(ctx context.Context, tenant, id uuid.UUID) (Agent, error) 
 
 // AgentTenants is TaskTenants for agent executions.
 func (s *Store) AgentTenants(ctx context.Context, id uuid.UUID) ([]uuid.UUID, error) {
-	rows, err := s.pool.Query(ctx, `SELECT tenant_id FROM agent_executions WHERE id = $1 LIMIT 2`, id)
-	if err != nil {
-		return nil, err
-	}
-	return pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	return s.tenantsOf(ctx, "agent_executions", id)
 }
 
 // LockAgent reads an agent execution of tenant and locks its row.

@@ -10,6 +10,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -83,6 +84,17 @@ type Tx struct{ tx pgx.Tx }
 // InTx runs fn in one transaction, committing when fn returns nil.
 func (s *Store) InTx(ctx context.Context, fn func(tx *Tx) error) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return fn(&Tx{tx: tx}) })
+}
+
+// tenantsOf returns (at most two of) the tenants that have a row of table
+// with this id: for a server whose authentication is disabled, whose
+// requests name no tenant. It reads every tenant's rows.
+func (s *Store) tenantsOf(ctx context.Context, table string, id uuid.UUID) ([]uuid.UUID, error) {
+	rows, err := s.pool.Query(ctx, `SELECT tenant_id FROM `+table+` WHERE id = $1 LIMIT 2`, id)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
 }
 
 // notFound maps pgx's "no rows" onto ErrNotFound.

@@ -93,11 +93,7 @@ func (t *Tx) TaskWorkflow(ctx context.Context, tenant, id uuid.UUID) (*uuid.UUID
 
 // TaskTenants is WorkflowTenants for tasks.
 func (s *Store) TaskTenants(ctx context.Context, id uuid.UUID) ([]uuid.UUID, error) {
-	rows, err := s.pool.Query(ctx, `SELECT tenant_id FROM tasks WHERE id = $1 LIMIT 2`, id)
-	if err != nil {
-		return nil, err
-	}
-	return pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	return s.tenantsOf(ctx, "tasks", id)
 }
 
 // FinishTask records the outcome of a task's current attempt: status

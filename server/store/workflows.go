@@ -134,11 +134,7 @@ func (s *Store) Workflow(ctx context.Context, tenant, id uuid.UUID) (Workflow, e
 // for a server whose authentication is disabled: its requests name no
 // tenant. It reads every tenant's rows.
 func (s *Store) WorkflowTenants(ctx context.Context, id uuid.UUID) ([]uuid.UUID, error) {
-	rows, err := s.pool.Query(ctx, `SELECT tenant_id FROM workflow_executions WHERE id = $1 LIMIT 2`, id)
-	if err != nil {
-		return nil, err
-	}
-	return pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	return s.tenantsOf(ctx, "workflow_executions", id)
 }
 
 // WorkflowUpdate is the new state written back after a change.
