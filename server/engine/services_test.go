@@ -194,3 +194,17 @@ func TestDeadlineServiceFailsOverdueTasks(t *testing.T) {
 		t.Fatalf("overdue task: %s %v, want FAILED, timed out", task.Status, task.Error)
 	}
 }
+
+// A poll that names no queue polls the default one, for the wake-up and
+// for the claim alike.
+func TestPollWithoutQueueClaimsFromTheDefaultQueue(t *testing.T) {
+	s := newServiceEnv(t)
+	id, _, err := s.e.SubmitTask(s.ctx, SubmitTaskRequest{Tenant: s.tenant, Kind: "t"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.e.PollTask(s.ctx, s.tenant, "", "w")
+	if err != nil || got == nil || got.ID != id {
+		t.Fatalf("poll without a queue: %v, %v; want task %s of queue %q", got, err, id, DefaultQueue)
+	}
+}
