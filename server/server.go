@@ -269,7 +269,7 @@ func (s *Server) start(ctx context.Context) error {
 		restAuthz = s.authz
 	}
 	s.http = httpapi.NewServer(httpapi.New(httpapi.Options{
-		Store: s.store, Engine: s.engine, Auth: s.auth, Methods: o.HTTPMethods, Authorizer: restAuthz,
+		Engine: s.engine, Auth: s.auth, Methods: o.HTTPMethods, Authorizer: restAuthz,
 		ExcludePaths: o.HTTPExcludePaths, Metrics: o.Metrics, Logger: s.log, MaxPayloadBytes: o.Engine.MaxPayloadBytes,
 	}), httpapi.ServerOptions{}) // timeouts: httpapi.ReadHeaderTimeout, ReadTimeout, IdleTimeout; no WriteTimeout
 

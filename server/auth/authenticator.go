@@ -73,7 +73,7 @@ type Authenticator struct {
 }
 
 type cachedCredential struct {
-	cred    store.Credential
+	cred    Credential
 	fetched time.Time
 }
 
@@ -131,9 +131,9 @@ func (a *Authenticator) Authenticate(ctx context.Context, header string, m Metho
 	kind := ""
 	switch {
 	case m.WorkerTokens && strings.HasPrefix(secret, WorkerTokenPrefix):
-		kind = store.CredentialWorkerToken
+		kind = CredentialWorkerToken
 	case m.APIKeys && strings.HasPrefix(secret, APIKeyPrefix):
-		kind = store.CredentialAPIKey
+		kind = CredentialAPIKey
 	default:
 		return Principal{}, unauthenticated("unknown credential")
 	}
@@ -146,7 +146,8 @@ func (a *Authenticator) stored(ctx context.Context, secret, kind string) (Princi
 		return Principal{}, unauthenticated("unknown credential")
 	}
 	cred, err := a.lookup(ctx, prefix)
-	if errors.Is(err, store.ErrNotFound) {
+	if _, bad := store.DataError(err); bad || errors.Is(err, store.ErrNotFound) {
+		// No credential holds bytes the database refuses.
 		return Principal{}, unauthenticated("unknown credential")
 	}
 	if err != nil {
@@ -174,7 +175,7 @@ func (a *Authenticator) stored(ctx context.Context, secret, kind string) (Princi
 	}, nil
 }
 
-func (a *Authenticator) lookup(ctx context.Context, prefix string) (store.Credential, error) {
+func (a *Authenticator) lookup(ctx context.Context, prefix string) (Credential, error) {
 	a.mu.Lock()
 	c, ok := a.cache[prefix]
 	a.mu.Unlock()
@@ -194,7 +195,7 @@ func (a *Authenticator) lookup(ctx context.Context, prefix string) (store.Creden
 // NewCredential describes a worker token or API key to issue.
 type NewCredential struct {
 	TenantID    uuid.UUID
-	Kind        string // store.CredentialWorkerToken or store.CredentialAPIKey
+	Kind        string // CredentialWorkerToken or CredentialAPIKey
 	DisplayName string
 	PrincipalID string
 	Role        string
@@ -205,7 +206,7 @@ type NewCredential struct {
 
 // Issue creates a credential and returns its secret, which is not stored and
 // cannot be shown again.
-func (a *Authenticator) Issue(ctx context.Context, n NewCredential) (string, store.Credential, error) {
+func (a *Authenticator) Issue(ctx context.Context, n NewCredential) (string, Credential, error) {
 	return a.insert(ctx, n, NewSecret(secretPrefix(n.Kind)))
 }
 
@@ -226,13 +227,13 @@ func (a *Authenticator) EnsureDerived(ctx context.Context, name string, n NewCre
 	return secret, err
 }
 
-func (a *Authenticator) insert(ctx context.Context, n NewCredential, secret string) (string, store.Credential, error) {
+func (a *Authenticator) insert(ctx context.Context, n NewCredential, secret string) (string, Credential, error) {
 	prefix, _ := LookupPrefix(secret)
 	principalType := string(PrincipalUser)
-	if n.Kind == store.CredentialWorkerToken {
+	if n.Kind == CredentialWorkerToken {
 		principalType = string(PrincipalWorker)
 	}
-	cred, err := a.store.InsertCredential(ctx, store.Credential{
+	cred, err := a.store.InsertCredential(ctx, Credential{
 		ID:            uuid.New(),
 		TenantID:      n.TenantID,
 		Kind:          n.Kind,
@@ -246,23 +247,23 @@ func (a *Authenticator) insert(ctx context.Context, n NewCredential, secret stri
 		InstanceAdmin: n.InstanceAdmin,
 	})
 	if err != nil {
-		return "", store.Credential{}, err
+		return "", Credential{}, store.Refused(err)
 	}
 	return secret, cred, nil
 }
 
 func secretPrefix(kind string) string {
-	if kind == store.CredentialAPIKey {
+	if kind == CredentialAPIKey {
 		return APIKeyPrefix
 	}
 	return WorkerTokenPrefix
 }
 
 // Revoke revokes a tenant's credential; this process refuses it at once.
-func (a *Authenticator) Revoke(ctx context.Context, tenantID, id uuid.UUID, keepLast bool) (store.Credential, error) {
+func (a *Authenticator) Revoke(ctx context.Context, tenantID, id uuid.UUID, keepLast bool) (Credential, error) {
 	cred, err := a.store.RevokeCredential(ctx, tenantID, id, keepLast)
 	if err != nil {
-		return cred, err
+		return cred, store.Refused(err)
 	}
 	a.mu.Lock()
 	delete(a.cache, cred.Prefix)

@@ -45,10 +45,10 @@ type CreateAgentRequest struct {
 }
 
 // CreateAgent creates a PENDING agent execution and returns it.
-func (e *Engine) CreateAgent(ctx context.Context, r CreateAgentRequest) (store.Agent, error) {
+func (e *Engine) CreateAgent(ctx context.Context, r CreateAgentRequest) (Agent, error) {
 	if err := firstErr(limits.Name("kind", r.Kind), limits.OptionalName("queue", r.Queue), e.payload("input", r.Input),
 		e.payload("metadata", r.Metadata)); err != nil {
-		return store.Agent{}, err
+		return Agent{}, err
 	}
 	if r.Queue == "" {
 		r.Queue = DefaultQueue
@@ -56,7 +56,7 @@ func (e *Engine) CreateAgent(ctx context.Context, r CreateAgentRequest) (store.A
 	if len(r.Input) == 0 {
 		r.Input = json.RawMessage("null")
 	}
-	a := store.Agent{ID: uuid.New(), TenantID: r.Tenant, Kind: r.Kind, Queue: r.Queue, Input: r.Input, Metadata: r.Metadata, ParentID: r.Parent}
+	a := Agent{ID: uuid.New(), TenantID: r.Tenant, Kind: r.Kind, Queue: r.Queue, Input: r.Input, Metadata: r.Metadata, ParentID: r.Parent}
 	err := e.change(ctx, func(tx *store.Tx, fx *effects) error {
 		if r.Parent != nil {
 			parent, err := tx.LockAgent(ctx, r.Tenant, *r.Parent)
@@ -74,15 +74,15 @@ func (e *Engine) CreateAgent(ctx context.Context, r CreateAgentRequest) (store.A
 		return nil
 	})
 	if err != nil {
-		return store.Agent{}, err
+		return Agent{}, err
 	}
 	return e.Agent(ctx, r.Tenant, a.ID)
 }
 
 // Agent returns one agent execution.
-func (e *Engine) Agent(ctx context.Context, tenant, id uuid.UUID) (store.Agent, error) {
+func (e *Engine) Agent(ctx context.Context, tenant, id uuid.UUID) (Agent, error) {
 	a, err := e.st.Agent(ctx, tenant, id)
-	return a, mapStoreErr(err)
+	return a, store.Refused(err)
 }
 
 // AgentTenant finds the tenant of an agent execution, for calls made with
@@ -92,16 +92,16 @@ func (e *Engine) AgentTenant(ctx context.Context, id uuid.UUID) (uuid.UUID, erro
 }
 
 // ListAgents lists agent executions, newest first.
-func (e *Engine) ListAgents(ctx context.Context, f store.AgentFilter) ([]store.Agent, error) {
-	list, err := e.st.ListAgents(ctx, f)
-	return list, mapStoreErr(err)
+func (e *Engine) ListAgents(ctx context.Context, f AgentFilter) ([]Agent, bool, error) {
+	list, more, err := e.st.ListAgents(ctx, f)
+	return list, more, store.Refused(err)
 }
 
 // PollAgent claims a PENDING agent execution of tenant+queue for worker,
 // waiting up to the poll hold for one to appear. Only the kinds in
 // capabilities are offered; with none, the agent kinds the worker
 // registered; with none of those either, any kind.
-func (e *Engine) PollAgent(ctx context.Context, tenant uuid.UUID, queue, worker string, capabilities []string) (*store.Agent, error) {
+func (e *Engine) PollAgent(ctx context.Context, tenant uuid.UUID, queue, worker string, capabilities []string) (*Agent, error) {
 	if len(capabilities) > maxCapabilities {
 		return nil, invalid("agent_capabilities", "more than %d kinds", maxCapabilities)
 	}
@@ -111,7 +111,7 @@ func (e *Engine) PollAgent(ctx context.Context, tenant uuid.UUID, queue, worker 
 		}
 	}
 	return pollFor(ctx, e, notify.Agents, tenant, queue, worker, capabilities,
-		func(queue string, kinds []string) (store.Agent, error) {
+		func(queue string, kinds []string) (Agent, error) {
 			return e.st.ClaimAgent(ctx, tenant, queue, kinds, worker, e.cfg.WorkerTimeout)
 		},
 		e.st.UnclaimAgent)
@@ -121,7 +121,7 @@ func (e *Engine) PollAgent(ctx context.Context, tenant uuid.UUID, queue, worker 
 // the WAITING ones whose condition holds, and announces them. The reclaim
 // service runs it every recheck interval: the net under the wake-ups (a
 // lost notification, a condition that came true in a race).
-func (e *Engine) ReclaimAgents(ctx context.Context) ([]store.Agent, error) {
+func (e *Engine) ReclaimAgents(ctx context.Context) ([]Agent, error) {
 	woken, err := e.st.WakeReadyAgents(ctx)
 	if err != nil {
 		return nil, err
@@ -136,7 +136,7 @@ func (e *Engine) ReclaimAgents(ctx context.Context) ([]store.Agent, error) {
 // task without a workflow has ended: when it is an agent's task, the agent
 // wakes if it waits for it. CompleteTask, FailTask, CancelTask and the
 // deadline loop call it.
-func (e *Engine) agentTaskSettled(ctx context.Context, tx *store.Tx, fx *effects, task store.Task) error {
+func (e *Engine) agentTaskSettled(ctx context.Context, tx *store.Tx, fx *effects, task Task) error {
 	agent, err := tx.TaskAgent(ctx, task.TenantID, task.ID)
 	if err != nil || agent == nil {
 		return err
@@ -154,7 +154,7 @@ func (e *Engine) wakeAgent(ctx context.Context, tx *store.Tx, fx *effects, tenan
 }
 
 // liveAgent locks an agent execution that has not ended.
-func liveAgent(ctx context.Context, tx *store.Tx, tenant, id uuid.UUID) (store.Agent, error) {
+func liveAgent(ctx context.Context, tx *store.Tx, tenant, id uuid.UUID) (Agent, error) {
 	a, err := tx.LockAgent(ctx, tenant, id)
 	if err == nil && a.Terminal() {
 		err = ErrTerminal
@@ -164,15 +164,15 @@ func liveAgent(ctx context.Context, tx *store.Tx, tenant, id uuid.UUID) (store.A
 
 // AgentEntries returns an execution's conversation, after one entry when
 // after is not nil.
-func (e *Engine) AgentEntries(ctx context.Context, tenant, id uuid.UUID, after *uuid.UUID) ([]store.AgentEntry, error) {
+func (e *Engine) AgentEntries(ctx context.Context, tenant, id uuid.UUID, after *uuid.UUID) ([]AgentEntry, error) {
 	if _, err := e.st.Agent(ctx, tenant, id); err != nil {
-		return nil, mapStoreErr(err)
+		return nil, store.Refused(err)
 	}
 	entries, err := e.st.AgentEntries(ctx, tenant, id, after)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, ErrNotFound) {
 		return nil, invalid("after_entry_id", "the execution has no entry %s", after)
 	}
-	return entries, mapStoreErr(err)
+	return entries, store.Refused(err)
 }
 
 // EntryID is the id of an entry appended with an idempotency key: the key
@@ -189,7 +189,7 @@ func EntryID(key string) uuid.UUID {
 
 // AppendAgentEntry stores a conversation entry; a repeated idempotency key
 // returns the entry stored first (existed true).
-func (e *Engine) AppendAgentEntry(ctx context.Context, tenant, id uuid.UUID, entry store.AgentEntry, key string) (uuid.UUID, bool, error) {
+func (e *Engine) AppendAgentEntry(ctx context.Context, tenant, id uuid.UUID, entry AgentEntry, key string) (uuid.UUID, bool, error) {
 	role, turn := "", ""
 	if entry.Role != nil {
 		role = *entry.Role
@@ -236,28 +236,28 @@ func lower(s string) string {
 }
 
 // LatestAgentCheckpoint returns an execution's newest checkpoint, or nil.
-func (e *Engine) LatestAgentCheckpoint(ctx context.Context, tenant, id uuid.UUID) (*store.AgentCheckpoint, error) {
+func (e *Engine) LatestAgentCheckpoint(ctx context.Context, tenant, id uuid.UUID) (*AgentCheckpoint, error) {
 	if _, err := e.st.Agent(ctx, tenant, id); err != nil {
-		return nil, mapStoreErr(err)
+		return nil, store.Refused(err)
 	}
 	c, err := e.st.LatestAgentCheckpoint(ctx, tenant, id)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, ErrNotFound) {
 		return nil, nil
 	}
 	return &c, err
 }
 
 // AgentCheckpoints lists an execution's checkpoints in sequence order.
-func (e *Engine) AgentCheckpoints(ctx context.Context, tenant, id uuid.UUID) ([]store.AgentCheckpoint, error) {
+func (e *Engine) AgentCheckpoints(ctx context.Context, tenant, id uuid.UUID) ([]AgentCheckpoint, error) {
 	if _, err := e.st.Agent(ctx, tenant, id); err != nil {
-		return nil, mapStoreErr(err)
+		return nil, store.Refused(err)
 	}
 	list, err := e.st.AgentCheckpoints(ctx, tenant, id)
-	return list, mapStoreErr(err)
+	return list, store.Refused(err)
 }
 
 // SubmitAgentCheckpoint records a checkpoint with the next sequence number.
-func (e *Engine) SubmitAgentCheckpoint(ctx context.Context, tenant, id uuid.UUID, c store.AgentCheckpoint) (uuid.UUID, int32, error) {
+func (e *Engine) SubmitAgentCheckpoint(ctx context.Context, tenant, id uuid.UUID, c AgentCheckpoint) (uuid.UUID, int32, error) {
 	if err := e.payload("state", c.State); err != nil {
 		return uuid.Nil, 0, err
 	}
@@ -307,7 +307,7 @@ func (e *Engine) ScheduleAgentTask(ctx context.Context, r ScheduleAgentTaskReque
 	if err != nil {
 		return uuid.Nil, false, err
 	}
-	task := store.Task{TenantID: r.Tenant, Kind: r.Kind, Queue: r.Queue, Input: input, MaxRetries: 3}
+	task := Task{TenantID: r.Tenant, Kind: r.Kind, Queue: r.Queue, Input: input, MaxRetries: 3}
 	if r.MaxRetries != nil {
 		if *r.MaxRetries < 0 {
 			return uuid.Nil, false, invalid("max_retries", "must not be negative")
@@ -349,9 +349,9 @@ func (e *Engine) ScheduleAgentTask(ctx context.Context, r ScheduleAgentTaskReque
 
 // AgentTaskResults returns the tasks ids of an agent, in the order asked;
 // an id that is not one of the agent's tasks is ErrNotFound.
-func (e *Engine) AgentTaskResults(ctx context.Context, tenant, agent uuid.UUID, ids []uuid.UUID) ([]store.AgentTask, error) {
+func (e *Engine) AgentTaskResults(ctx context.Context, tenant, agent uuid.UUID, ids []uuid.UUID) ([]AgentTask, error) {
 	if _, err := e.st.Agent(ctx, tenant, agent); err != nil {
-		return nil, mapStoreErr(err)
+		return nil, store.Refused(err)
 	}
 	if ids == nil {
 		ids = []uuid.UUID{}
@@ -360,11 +360,11 @@ func (e *Engine) AgentTaskResults(ctx context.Context, tenant, agent uuid.UUID, 
 	if err != nil {
 		return nil, err
 	}
-	byID := make(map[uuid.UUID]store.AgentTask, len(found))
+	byID := make(map[uuid.UUID]AgentTask, len(found))
 	for _, t := range found {
 		byID[t.ID] = t
 	}
-	out := make([]store.AgentTask, len(ids))
+	out := make([]AgentTask, len(ids))
 	for i, id := range ids {
 		t, ok := byID[id]
 		if !ok {
@@ -376,9 +376,9 @@ func (e *Engine) AgentTaskResults(ctx context.Context, tenant, agent uuid.UUID, 
 }
 
 // AgentTasks lists every task of an agent in the order they were scheduled.
-func (e *Engine) AgentTasks(ctx context.Context, tenant, agent uuid.UUID) ([]store.AgentTask, error) {
+func (e *Engine) AgentTasks(ctx context.Context, tenant, agent uuid.UUID) ([]AgentTask, error) {
 	if _, err := e.st.Agent(ctx, tenant, agent); err != nil {
-		return nil, mapStoreErr(err)
+		return nil, store.Refused(err)
 	}
 	return e.st.AgentTasks(ctx, tenant, agent, nil)
 }
@@ -386,7 +386,7 @@ func (e *Engine) AgentTasks(ctx context.Context, tenant, agent uuid.UUID) ([]sto
 // AgentTaskCount counts an agent's tasks.
 func (e *Engine) AgentTaskCount(ctx context.Context, tenant, agent uuid.UUID) (int32, error) {
 	if _, err := e.st.Agent(ctx, tenant, agent); err != nil {
-		return 0, mapStoreErr(err)
+		return 0, store.Refused(err)
 	}
 	return e.st.AgentTaskCount(ctx, tenant, agent)
 }
@@ -422,8 +422,8 @@ func (e *Engine) CancelAgentTask(ctx context.Context, tenant, agent, id uuid.UUI
 		if err := tx.CancelTask(ctx, tenant, id, reason); err != nil {
 			return err
 		}
-		cancelled, status = true, store.StatusCancelled
-		task.Status = store.StatusCancelled
+		cancelled, status = true, StatusCancelled
+		task.Status = StatusCancelled
 		return e.agentTaskSettled(ctx, tx, fx, task)
 	})
 	return cancelled, status, err
@@ -438,7 +438,7 @@ func (e *Engine) CompleteAgent(ctx context.Context, tenant, id uuid.UUID, output
 	if err != nil {
 		return err
 	}
-	return e.endAgent(ctx, tenant, id, store.AgentEnd{Status: store.StatusCompleted, Output: out}, false)
+	return e.endAgent(ctx, tenant, id, store.AgentEnd{Status: StatusCompleted, Output: out}, false)
 }
 
 // FailAgent ends an execution as FAILED.
@@ -446,7 +446,7 @@ func (e *Engine) FailAgent(ctx context.Context, tenant, id uuid.UUID, msg, failu
 	if err := firstErr(limits.Message("error", msg), limits.OptionalName("failure_type", failureType)); err != nil {
 		return err
 	}
-	end := store.AgentEnd{Status: store.StatusFailed, Error: &msg}
+	end := store.AgentEnd{Status: StatusFailed, Error: &msg}
 	if failureType != "" {
 		end.FailureType = &failureType
 	}
@@ -464,7 +464,7 @@ func (e *Engine) CancelAgent(ctx context.Context, tenant, id uuid.UUID, reason s
 	if reason != "" {
 		msg += ": " + reason
 	}
-	err := e.endAgent(ctx, tenant, id, store.AgentEnd{Status: store.StatusCancelled, Error: &msg}, true)
+	err := e.endAgent(ctx, tenant, id, store.AgentEnd{Status: StatusCancelled, Error: &msg}, true)
 	if errors.Is(err, ErrTerminal) {
 		return false, nil
 	}
@@ -496,7 +496,7 @@ func (e *Engine) endAgent(ctx context.Context, tenant, id uuid.UUID, end store.A
 			return nil
 		}
 		err = e.wakeAgent(ctx, tx, fx, tenant, *a.ParentID, nil)
-		if errors.Is(err, store.ErrNotFound) {
+		if errors.Is(err, ErrNotFound) {
 			return nil
 		}
 		return err
@@ -506,17 +506,17 @@ func (e *Engine) endAgent(ctx context.Context, tenant, id uuid.UUID, end store.A
 // SuspendAgent makes an execution WAITING until w holds. The condition is
 // evaluated at once: what it waits for may have happened while the worker
 // was on its way here, and the execution is then PENDING again at once.
-func (e *Engine) SuspendAgent(ctx context.Context, tenant, id uuid.UUID, w store.AgentWait) error {
+func (e *Engine) SuspendAgent(ctx context.Context, tenant, id uuid.UUID, w AgentWait) error {
 	switch w.Kind {
-	case store.WaitSignal:
+	case WaitSignal:
 		if err := limits.Name("wait_for_signal", w.Signal); err != nil {
 			return err
 		}
-	case store.WaitTasksAll, store.WaitTasksAny:
+	case WaitTasksAll, WaitTasksAny:
 		if len(w.IDs) == 0 {
 			return invalid("wait_for_tasks.task_ids", "required")
 		}
-	case store.WaitChildrenAll, store.WaitChildrenAny:
+	case WaitChildrenAll, WaitChildrenAny:
 	default:
 		return invalid("wait_condition", "required")
 	}
@@ -544,17 +544,17 @@ func (e *Engine) SuspendAgent(ctx context.Context, tenant, id uuid.UUID, w store
 
 // ResumeAgent moves a WAITING execution straight to RUNNING for worker;
 // ErrAgentNotRunnable when it is not WAITING.
-func (e *Engine) ResumeAgent(ctx context.Context, tenant, id uuid.UUID, worker string) (store.Agent, error) {
+func (e *Engine) ResumeAgent(ctx context.Context, tenant, id uuid.UUID, worker string) (Agent, error) {
 	if err := limits.OptionalName("worker_id", worker); err != nil {
-		return store.Agent{}, err
+		return Agent{}, err
 	}
-	var a store.Agent
+	var a Agent
 	err := e.change(ctx, func(tx *store.Tx, _ *effects) error {
 		cur, err := tx.LockAgent(ctx, tenant, id)
 		if err != nil {
 			return err
 		}
-		if cur.Status != store.StatusWaiting {
+		if cur.Status != StatusWaiting {
 			return ErrAgentNotRunnable
 		}
 		a, err = tx.ResumeAgent(ctx, tenant, id, worker, e.cfg.WorkerTimeout)
@@ -574,7 +574,7 @@ func (e *Engine) SignalAgent(ctx context.Context, tenant, id uuid.UUID, name str
 	if err != nil {
 		return uuid.Nil, false, err
 	}
-	sig := store.AgentSignal{ID: uuid.New(), Name: name, Value: v, FromChild: fromChild}
+	sig := AgentSignal{ID: uuid.New(), Name: name, Value: v, FromChild: fromChild}
 	var resumed bool
 	err = e.change(ctx, func(tx *store.Tx, fx *effects) error {
 		if _, err := liveAgent(ctx, tx, tenant, id); err != nil {
@@ -596,7 +596,7 @@ func (e *Engine) SignalAgent(ctx context.Context, tenant, id uuid.UUID, name str
 // ConsumeAgentSignals returns and marks consumed an execution's unconsumed
 // signals, in the order they came: those matching pattern (a glob) when it
 // is set, else those named name when it is set, else all.
-func (e *Engine) ConsumeAgentSignals(ctx context.Context, tenant, id uuid.UUID, name, pattern string) ([]store.AgentSignal, error) {
+func (e *Engine) ConsumeAgentSignals(ctx context.Context, tenant, id uuid.UUID, name, pattern string) ([]AgentSignal, error) {
 	if err := firstErr(limits.OptionalName("signal_name", name), limits.OptionalName("signal_pattern", pattern)); err != nil {
 		return nil, err
 	}
@@ -606,7 +606,7 @@ func (e *Engine) ConsumeAgentSignals(ctx context.Context, tenant, id uuid.UUID, 
 		}
 		name = ""
 	}
-	var out []store.AgentSignal
+	var out []AgentSignal
 	err := e.change(ctx, func(tx *store.Tx, _ *effects) error {
 		if _, err := tx.LockAgent(ctx, tenant, id); err != nil {
 			return err
@@ -637,7 +637,7 @@ func (e *Engine) HasAgentSignal(ctx context.Context, tenant, id uuid.UUID, name 
 		return false, err
 	}
 	if _, err := e.st.Agent(ctx, tenant, id); err != nil {
-		return false, mapStoreErr(err)
+		return false, store.Refused(err)
 	}
 	return e.st.HasAgentSignal(ctx, tenant, id, name)
 }
@@ -647,7 +647,7 @@ func (e *Engine) HasAgentSignal(ctx context.Context, tenant, id uuid.UUID, name 
 func (e *Engine) SendParentSignal(ctx context.Context, tenant, child uuid.UUID, name string, payload []byte) (bool, error) {
 	c, err := e.st.Agent(ctx, tenant, child)
 	if err != nil {
-		return false, mapStoreErr(err)
+		return false, store.Refused(err)
 	}
 	if c.ParentID == nil {
 		return false, nil
@@ -664,7 +664,7 @@ func (e *Engine) SendParentSignal(ctx context.Context, tenant, child uuid.UUID, 
 func (e *Engine) SendChildSignal(ctx context.Context, tenant, parent, child uuid.UUID, name string, payload []byte) (bool, error) {
 	c, err := e.st.Agent(ctx, tenant, child)
 	if err != nil {
-		return false, mapStoreErr(err)
+		return false, store.Refused(err)
 	}
 	if c.ParentID == nil || *c.ParentID != parent {
 		return false, ErrNotFound
@@ -695,7 +695,7 @@ func (e *Engine) PollChildEvents(ctx context.Context, tenant, parent uuid.UUID, 
 		return nil, invalid("child_execution_ids", "more than %d ids", maxWaitIDs)
 	}
 	if _, err := e.st.Agent(ctx, tenant, parent); err != nil {
-		return nil, mapStoreErr(err)
+		return nil, store.Refused(err)
 	}
 	var filter []uuid.UUID
 	if len(ids) > 0 {
@@ -710,9 +710,9 @@ func (e *Engine) PollChildEvents(ctx context.Context, tenant, parent uuid.UUID, 
 	for _, c := range children {
 		childIDs = append(childIDs, c.ID)
 		switch c.Status {
-		case store.StatusCompleted:
+		case StatusCompleted:
 			out = append(out, ChildEvent{ChildID: c.ID, Type: "completed", Output: c.Output})
-		case store.StatusFailed, store.StatusCancelled:
+		case StatusFailed, StatusCancelled:
 			msg := c.Status
 			if c.Error != nil {
 				msg = *c.Error

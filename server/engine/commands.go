@@ -59,7 +59,7 @@ type submission struct {
 	h  *history
 }
 
-func (c *submission) wf() *store.Workflow { return c.h.wf }
+func (c *submission) wf() *Workflow { return c.h.wf }
 
 // SubmitCommands applies a worker's commands to a workflow it holds, in
 // order and all at once, then moves the workflow on according to status.
@@ -75,7 +75,7 @@ func (e *Engine) SubmitCommands(ctx context.Context, tenant, id uuid.UUID, statu
 		if wf.Terminal() {
 			return ErrTerminal
 		}
-		if wf.Status != store.StatusRunning {
+		if wf.Status != StatusRunning {
 			return ErrNotHeld
 		}
 		h := &history{wf: &wf}
@@ -124,15 +124,15 @@ func (e *Engine) settle(ctx context.Context, c *submission, status SubmitStatus)
 	case SubmitSuspended:
 		if wf.WakePending {
 			// Something woke the workflow while the worker held it.
-			wf.Status = store.StatusPending
+			wf.Status = StatusPending
 			wf.WakePending = false
 			wf.TaskTimeMs = store.TaskTimeNow
 			c.fx.workflowRunnable(wf)
 		} else {
-			wf.Status = store.StatusWaiting
+			wf.Status = StatusWaiting
 		}
 	default:
-		wf.Status = store.StatusPending
+		wf.Status = StatusPending
 		wf.WakePending = false
 		c.fx.workflowRunnable(wf)
 	}
@@ -213,7 +213,7 @@ func (cmd ScheduleTask) apply(ctx context.Context, c *submission) error {
 		}
 		retries = *cmd.MaxRetries
 	}
-	created, err := c.tx.InsertTask(ctx, store.Task{
+	created, err := c.tx.InsertTask(ctx, Task{
 		ID: cmd.ID, TenantID: wf.TenantID, WorkflowID: &wf.ID, Kind: cmd.Kind, Queue: queue,
 		Input: cmd.Input, MaxRetries: retries, TimeoutMs: cmd.TimeoutMs,
 	}, cmd.PrioritySeconds)
@@ -247,7 +247,7 @@ func (cmd CompleteWorkflow) apply(ctx context.Context, c *submission) error {
 	}
 	wf := c.wf()
 	c.h.add(EventWorkflowCompleted, outputData{Output: cmd.Output})
-	wf.Status = store.StatusCompleted
+	wf.Status = StatusCompleted
 	wf.Output = cmd.Output
 	return c.e.tellParent(ctx, c.tx, c.fx, wf, EventChildCompleted, "")
 }
@@ -269,7 +269,7 @@ func (cmd FailWorkflow) apply(ctx context.Context, c *submission) error {
 		cmd.FailureType = "ERROR"
 	}
 	c.h.add(EventWorkflowFailed, workflowFailedData{Error: cmd.Error, FailureType: cmd.FailureType, StackTrace: cmd.StackTrace})
-	wf.Status = store.StatusFailed
+	wf.Status = StatusFailed
 	wf.Error = &cmd.Error
 	return c.e.tellParent(ctx, c.tx, c.fx, wf, EventChildFailed, cmd.Error)
 }
@@ -353,7 +353,7 @@ func (cmd ResolvePromiseCommand) apply(ctx context.Context, c *submission) error
 			return invalid("resolve_promise.promise_id", "no promise %q in this workflow", cmd.Promise)
 		}
 	}
-	if p.Status != store.StatusPending {
+	if p.Status != StatusPending {
 		return nil
 	}
 	if err := c.tx.SettlePromise(ctx, p.ID, "RESOLVED", cmd.Value, nil); err != nil {
@@ -393,13 +393,13 @@ func (cmd ScheduleChildWorkflow) apply(ctx context.Context, c *submission) error
 		queue = parent.Queue
 	}
 	name := cmd.Name
-	child := store.Workflow{
-		ID: cmd.ID, TenantID: parent.TenantID, Kind: cmd.Kind, Queue: queue, Status: store.StatusPending,
+	child := Workflow{
+		ID: cmd.ID, TenantID: parent.TenantID, Kind: cmd.Kind, Queue: queue, Status: StatusPending,
 		PrioritySeconds: cmd.PrioritySeconds, Input: cmd.Input, ParentID: &parent.ID, ParentChildName: &name,
 		TaskTimeMs: store.TaskTimeNow,
 	}
 	err := c.e.createWorkflow(ctx, c.tx, c.fx, child, nil)
-	if errors.Is(err, store.ErrConflict) {
+	if errors.Is(err, ErrConflict) {
 		// A replay only when the existing execution is this workflow's
 		// child of that name; any other execution's id is refused.
 		// (Read, not locked: the lock order is child before parent.)
@@ -475,7 +475,7 @@ func (cmd RequestCancelChild) apply(ctx context.Context, c *submission) error {
 	}
 	wf := c.wf()
 	of, _, err := c.tx.WorkflowParent(ctx, wf.TenantID, cmd.ID)
-	if errors.Is(err, store.ErrNotFound) || err == nil && (of == nil || *of != wf.ID) {
+	if errors.Is(err, ErrNotFound) || err == nil && (of == nil || *of != wf.ID) {
 		return invalid(field, "%s is not a child of this workflow", cmd.ID)
 	}
 	if err != nil {

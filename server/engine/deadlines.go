@@ -26,7 +26,7 @@ const overdueRecheck = time.Millisecond
 // transaction.
 func (e *Engine) failOverdueTasks(ctx context.Context) error {
 	for {
-		var ended store.Task
+		var ended Task
 		err := e.changeOrFail(ctx, func(tx *store.Tx, fx *effects) error {
 			task, err := tx.OverdueTask(ctx)
 			if err != nil {
@@ -55,7 +55,7 @@ func (e *Engine) failOverdueTasks(ctx context.Context) error {
 }
 
 // timedOut is the error of a task that reached its deadline.
-func timedOut(t store.Task) string {
+func timedOut(t Task) string {
 	if t.TimeoutMs == nil {
 		return "task timed out (timeout_ms)"
 	}

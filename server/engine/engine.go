@@ -98,9 +98,13 @@ func New(st *store.Store, hub *notify.Hub, cfg Config, log *slog.Logger) *Engine
 // Presence is the registry of connected workers the API layer feeds.
 func (e *Engine) Presence() *Presence { return e.presence }
 
-// Errors the API layers map onto their status codes.
+// Errors the API layers map onto their status codes. ErrNotFound and
+// ErrConflict are the store's own, so one errors.Is answers for both.
 var (
-	ErrNotFound = errors.New("not found")
+	// ErrNotFound means no such row in the caller's tenant.
+	ErrNotFound = store.ErrNotFound
+	// ErrConflict means a unique value (a slug, a key) is already taken.
+	ErrConflict = store.ErrConflict
 	// ErrTerminal means the workflow has ended and the request would change it.
 	ErrTerminal = errors.New("workflow has already ended")
 	// ErrNotHeld means a workflow task result arrived for a workflow no worker holds.
@@ -148,7 +152,7 @@ type delayed struct {
 	at  time.Time
 }
 
-func (fx *effects) workflowRunnable(w *store.Workflow) {
+func (fx *effects) workflowRunnable(w *Workflow) {
 	fx.notify = append(fx.notify, notify.Key{Tenant: w.TenantID, Queue: w.Queue, Kind: notify.Workflows})
 }
 
@@ -220,7 +224,7 @@ func (e *Engine) change(ctx context.Context, fn func(tx *store.Tx, fx *effects) 
 		err = run()
 	}
 	if err != nil {
-		return mapStoreErr(err)
+		return store.Refused(err)
 	}
 	for _, k := range fx.notify {
 		e.hub.Notify(k)
@@ -237,21 +241,11 @@ func (e *Engine) change(ctx context.Context, fn func(tx *store.Tx, fx *effects) 
 	return nil
 }
 
-func mapStoreErr(err error) error {
-	if errors.Is(err, store.ErrNotFound) {
-		return ErrNotFound
-	}
-	if msg, ok := store.DataError(err); ok {
-		return invalid("request", "the database refused a value: %s", msg)
-	}
-	return err
-}
-
 // history collects the events one change appends to a workflow, numbering
 // them after the workflow's last sequence, in the order they are added.
 type history struct {
-	wf     *store.Workflow
-	events []store.Event
+	wf     *Workflow
+	events []Event
 	added  int // bytes, as store.EventSize counts them
 	// mustLand exempts the change from the history limit: a cancellation
 	// or the failure that reports the limit itself.
@@ -264,7 +258,7 @@ func (h *history) add(eventType string, data any) int32 {
 		panic("engine: event data does not marshal: " + err.Error())
 	}
 	h.wf.LastSequence++
-	ev := store.Event{Sequence: h.wf.LastSequence, Type: eventType, Data: b}
+	ev := Event{Sequence: h.wf.LastSequence, Type: eventType, Data: b}
 	h.events = append(h.events, ev)
 	h.added += store.EventSize(ev)
 	return h.wf.LastSequence
@@ -304,13 +298,13 @@ func (e *Engine) save(ctx context.Context, tx *store.Tx, h *history, releaseWork
 // makeRunnable is the one place a workflow becomes runnable after a wake-up
 // event: a waiting workflow goes back to PENDING with a new task time; one
 // a worker holds is marked so its SUSPENDED submit re-queues it at once.
-func makeRunnable(w *store.Workflow, fx *effects) {
+func makeRunnable(w *Workflow, fx *effects) {
 	switch w.Status {
-	case store.StatusWaiting:
-		w.Status = store.StatusPending
+	case StatusWaiting:
+		w.Status = StatusPending
 		w.TaskTimeMs = store.TaskTimeNow
 		fx.workflowRunnable(w)
-	case store.StatusRunning:
+	case StatusRunning:
 		w.WakePending = true
 	}
 }

@@ -77,7 +77,7 @@ func (e *Engine) settlePromise(ctx context.Context, tenant uuid.UUID, ref, outco
 			tenant, err = e.st.PromiseTenant(ctx, id)
 		}
 		if err != nil {
-			return mapStoreErr(err)
+			return store.Refused(err)
 		}
 	}
 	return e.change(ctx, func(tx *store.Tx, fx *effects) error {
@@ -85,7 +85,7 @@ func (e *Engine) settlePromise(ctx context.Context, tenant uuid.UUID, ref, outco
 		if err != nil {
 			return err
 		}
-		if p.Status != store.StatusPending {
+		if p.Status != StatusPending {
 			return &SettledError{Promise: p.ID, Status: p.Status}
 		}
 		var errMsg *string

@@ -36,7 +36,7 @@ func newServiceEnv(t *testing.T) *serviceEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(st.Close)
-	tenant, err := st.CreateTenant(ctx, store.Tenant{Slug: "acme", Name: "Acme"})
+	tenant, err := st.CreateTenant(ctx, Tenant{Slug: "acme", Name: "Acme"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +53,7 @@ func (s *serviceEnv) exec(sql string, args ...any) {
 }
 
 // held starts a workflow and claims its workflow task.
-func (s *serviceEnv) held() store.Workflow {
+func (s *serviceEnv) held() Workflow {
 	s.t.Helper()
 	res, err := s.e.StartWorkflow(s.ctx, StartRequest{Tenant: s.tenant, Kind: "k", Queue: "q"})
 	if err != nil {
@@ -82,7 +82,7 @@ func (s *serviceEnv) runOnce(name string, run func(context.Context) error) {
 	}
 }
 
-func (s *serviceEnv) task(id uuid.UUID) store.Task {
+func (s *serviceEnv) task(id uuid.UUID) Task {
 	s.t.Helper()
 	task, err := s.st.Task(s.ctx, s.tenant, id)
 	if err != nil {
@@ -106,7 +106,7 @@ func TestTimerServiceFiresDueTimers(t *testing.T) {
 	if got := s.lastEvent(wf.ID); got != EventTimerFired {
 		t.Fatalf("last event %s, want %s", got, EventTimerFired)
 	}
-	if w, _ := s.e.Workflow(s.ctx, s.tenant, wf.ID); w.Status != store.StatusPending {
+	if w, _ := s.e.Workflow(s.ctx, s.tenant, wf.ID); w.Status != StatusPending {
 		t.Fatalf("status %s after the timer fired, want PENDING", w.Status)
 	}
 }
@@ -172,7 +172,7 @@ func TestLeasesRenewedThenReclaimed(t *testing.T) {
 	s.exec(`UPDATE tasks SET lease_expires_at = now() - interval '1 millisecond' WHERE id = $1`, id)
 	s.runOnce("leases", func(ctx context.Context) error { _, err := s.e.leases.RunOnce(ctx); return err })
 	s.runOnce("reclaim", func(ctx context.Context) error { _, err := s.e.reclaimer.RunOnce(ctx); return err })
-	if task := s.task(id); task.Status != store.StatusPending || task.WorkerID != nil {
+	if task := s.task(id); task.Status != StatusPending || task.WorkerID != nil {
 		t.Fatalf("after the lease ran out: %+v, want PENDING and no worker", task)
 	}
 }
@@ -184,13 +184,13 @@ func TestDeadlineServiceFailsOverdueTasks(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.runOnce("deadlines", func(ctx context.Context) error { _, err := s.e.taskDeadlines.RunOnce(ctx); return err })
-	if task := s.task(id); task.Status != store.StatusPending {
+	if task := s.task(id); task.Status != StatusPending {
 		t.Fatalf("an hour's deadline fired at once: %s", task.Status)
 	}
 	s.exec(`UPDATE tasks SET deadline_at = now() - interval '1 millisecond' WHERE id = $1`, id)
 	s.runOnce("deadlines", func(ctx context.Context) error { _, err := s.e.taskDeadlines.RunOnce(ctx); return err })
 	task := s.task(id)
-	if task.Status != store.StatusFailed || task.Error == nil || !strings.Contains(*task.Error, "timed out") {
+	if task.Status != StatusFailed || task.Error == nil || !strings.Contains(*task.Error, "timed out") {
 		t.Fatalf("overdue task: %s %v, want FAILED, timed out", task.Status, task.Error)
 	}
 }

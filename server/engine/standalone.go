@@ -52,7 +52,7 @@ func (e *Engine) SubmitTask(ctx context.Context, r SubmitTaskRequest) (id uuid.U
 		timeout = &r.TimeoutMs
 	}
 	err = e.change(ctx, func(tx *store.Tx, fx *effects) error {
-		created, err = tx.InsertTask(ctx, store.Task{ID: id, TenantID: r.Tenant, Kind: r.Kind, Queue: r.Queue,
+		created, err = tx.InsertTask(ctx, Task{ID: id, TenantID: r.Tenant, Kind: r.Kind, Queue: r.Queue,
 			Input: r.Input, MaxRetries: r.MaxRetries, TimeoutMs: timeout}, 0)
 		if err != nil {
 			return err
@@ -101,15 +101,15 @@ func (e *Engine) CancelTask(ctx context.Context, tenant, id uuid.UUID) error {
 
 // TaskHeartbeat renews a running task's lease.
 func (e *Engine) TaskHeartbeat(ctx context.Context, tenant, id uuid.UUID) error {
-	return mapStoreErr(e.st.ExtendTaskLease(ctx, tenant, id, e.cfg.WorkerTimeout))
+	return store.Refused(e.st.ExtendTaskLease(ctx, tenant, id, e.cfg.WorkerTimeout))
 }
 
 // TaskState is the task-scoped key/value store of the TaskExecution state RPCs.
 func (e *Engine) TaskState(ctx context.Context, tenant, id uuid.UUID, key string) (json.RawMessage, bool, error) {
 	v, err := e.st.TaskState(ctx, tenant, id, key)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, ErrNotFound) {
 		if _, terr := e.st.Task(ctx, tenant, id); terr != nil {
-			return nil, false, mapStoreErr(terr)
+			return nil, false, store.Refused(terr)
 		}
 		return nil, false, nil
 	}
@@ -121,18 +121,18 @@ func (e *Engine) SetTaskState(ctx context.Context, tenant, id uuid.UUID, key str
 	if err := firstErr(limits.Name("key", key), e.payload("value", value)); err != nil {
 		return err
 	}
-	return mapStoreErr(e.st.SetTaskState(ctx, tenant, id, key, value))
+	return store.Refused(e.st.SetTaskState(ctx, tenant, id, key, value))
 }
 
 // ClearTaskState removes a key, or every key when key is empty.
 func (e *Engine) ClearTaskState(ctx context.Context, tenant, id uuid.UUID, key string) error {
-	return mapStoreErr(e.st.ClearTaskState(ctx, tenant, id, key))
+	return store.Refused(e.st.ClearTaskState(ctx, tenant, id, key))
 }
 
 // TaskStateKeys lists a task's state keys.
 func (e *Engine) TaskStateKeys(ctx context.Context, tenant, id uuid.UUID) ([]string, error) {
 	keys, err := e.st.TaskStateKeys(ctx, tenant, id)
-	return keys, mapStoreErr(err)
+	return keys, store.Refused(err)
 }
 
 // StartChild starts a child workflow of parent from outside a workflow task.

@@ -15,12 +15,12 @@ import (
 
 // PollTask claims a claimable task of tenant+queue for worker, waiting up
 // to the poll hold for one to appear. Its attempt number is ExecutionCount.
-func (e *Engine) PollTask(ctx context.Context, tenant uuid.UUID, queue, worker string) (*store.Task, error) {
+func (e *Engine) PollTask(ctx context.Context, tenant uuid.UUID, queue, worker string) (*Task, error) {
 	return pollFor(ctx, e, notify.Tasks, tenant, queue, worker, nil,
-		func(queue string, kinds []string) (store.Task, error) {
+		func(queue string, kinds []string) (Task, error) {
 			return e.st.ClaimTask(ctx, tenant, queue, kinds, worker, e.cfg.WorkerTimeout)
 		},
-		func(ctx context.Context, t store.Task) error {
+		func(ctx context.Context, t Task) error {
 			return e.reported(t.TenantID, t.ID, e.st.UnclaimTask(ctx, t))
 		})
 }
@@ -36,7 +36,7 @@ func (e *Engine) CompleteTask(ctx context.Context, tenant, id uuid.UUID, output 
 		if err != nil || taskEnded(task) {
 			return err
 		}
-		if err := tx.FinishTask(ctx, task, store.StatusCompleted, output, nil, nil); err != nil {
+		if err := tx.FinishTask(ctx, task, StatusCompleted, output, nil, nil); err != nil {
 			return err
 		}
 		if task.WorkflowID == nil {
@@ -61,7 +61,7 @@ func (e *Engine) reported(tenant, id uuid.UUID, err error) error {
 	return err
 }
 
-func taskEnded(t store.Task) bool { return store.Terminal(t.Status) }
+func taskEnded(t Task) bool { return Terminal(t.Status) }
 
 // retryBackoff is the pause before attempt n+1 after n failed: 100 ms,
 // doubling, at most 5 s.
@@ -88,9 +88,9 @@ func (e *Engine) FailTask(ctx context.Context, tenant, id uuid.UUID, message str
 		if task.ExecutionCount <= task.MaxRetries {
 			backoff := retryBackoff(task.ExecutionCount)
 			fx.retry = append(fx.retry, delayed{key: notify.Key{Tenant: task.TenantID, Queue: task.Queue, Kind: notify.Tasks}, at: time.Now().Add(backoff)})
-			return tx.FinishTask(ctx, task, store.StatusPending, nil, &message, &backoff)
+			return tx.FinishTask(ctx, task, StatusPending, nil, &message, &backoff)
 		}
-		if err := tx.FinishTask(ctx, task, store.StatusFailed, nil, &message, nil); err != nil {
+		if err := tx.FinishTask(ctx, task, StatusFailed, nil, &message, nil); err != nil {
 			return err
 		}
 		if task.WorkflowID == nil {
@@ -107,7 +107,7 @@ func (e *Engine) ReportProgress(ctx context.Context, tenant, id uuid.UUID, progr
 	if err := firstErr(limits.Fraction("progress", progress), limits.Message("details", details)); err != nil {
 		return err
 	}
-	return mapStoreErr(e.st.UpdateTaskProgress(ctx, tenant, id, progress, details))
+	return store.Refused(e.st.UpdateTaskProgress(ctx, tenant, id, progress, details))
 }
 
 // LogMessage stores a log line of a task.
@@ -115,5 +115,5 @@ func (e *Engine) LogMessage(ctx context.Context, tenant, id uuid.UUID, level, me
 	if err := firstErr(limits.OptionalName("level", level), limits.Message("message", message)); err != nil {
 		return err
 	}
-	return mapStoreErr(e.st.AppendTaskLog(ctx, tenant, id, level, message))
+	return store.Refused(e.st.AppendTaskLog(ctx, tenant, id, level, message))
 }

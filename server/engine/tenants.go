@@ -8,7 +8,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/flovyn/flovyn/internal/ttlcache"
-	"github.com/flovyn/flovyn/server/store"
 )
 
 // tenantsSeen remembers for a minute which tenant ids exist. The ids come
@@ -23,7 +22,7 @@ func (e *Engine) TenantExists(ctx context.Context, id uuid.UUID) (bool, error) {
 		return exists, nil
 	}
 	_, err := e.st.TenantByID(ctx, id)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
+	if err != nil && !errors.Is(err, ErrNotFound) {
 		return false, err
 	}
 	e.tenantsSeen.Put(id, err == nil)

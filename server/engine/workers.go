@@ -17,7 +17,7 @@ const maxCapabilities = 1000
 
 // RegisterWorker records a worker and what it can run, in one transaction,
 // and returns its id (the same one when a worker of that name registers again).
-func (e *Engine) RegisterWorker(ctx context.Context, w store.Worker) (uuid.UUID, error) {
+func (e *Engine) RegisterWorker(ctx context.Context, w Worker) (uuid.UUID, error) {
 	err := firstErr(limits.Name("worker_name", w.Name), limits.OptionalName("worker_version", w.Version),
 		limits.OptionalName("worker_type", w.Type), limits.OptionalName("host_name", w.HostName),
 		limits.OptionalName("process_id", w.ProcessID), limits.Metadata("metadata", w.Metadata))

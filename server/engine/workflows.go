@@ -73,9 +73,9 @@ func (r *StartRequest) normalise(e *Engine) error {
 	return nil
 }
 
-func (r *StartRequest) workflow(id uuid.UUID) store.Workflow {
-	return store.Workflow{
-		ID: id, TenantID: r.Tenant, Kind: r.Kind, Queue: r.Queue, Status: store.StatusPending,
+func (r *StartRequest) workflow(id uuid.UUID) Workflow {
+	return Workflow{
+		ID: id, TenantID: r.Tenant, Kind: r.Kind, Queue: r.Queue, Status: StatusPending,
 		PrioritySeconds: r.PrioritySeconds, Input: r.Input, Version: r.Version, Metadata: r.Metadata,
 		TaskTimeMs: store.TaskTimeNow,
 	}
@@ -83,7 +83,7 @@ func (r *StartRequest) workflow(id uuid.UUID) store.Workflow {
 
 // createWorkflow inserts w with its WORKFLOW_STARTED event followed by the
 // events extra adds, and makes it runnable.
-func (e *Engine) createWorkflow(ctx context.Context, tx *store.Tx, fx *effects, w store.Workflow, extra func(h *history)) error {
+func (e *Engine) createWorkflow(ctx context.Context, tx *store.Tx, fx *effects, w Workflow, extra func(h *history)) error {
 	if err := tx.InsertWorkflow(ctx, w); err != nil {
 		return err
 	}
@@ -111,7 +111,7 @@ func (e *Engine) StartWorkflow(ctx context.Context, r StartRequest) (StartResult
 					res = StartResult{ID: existing}
 					return nil
 				}
-				if !errors.Is(err, store.ErrNotFound) {
+				if !errors.Is(err, ErrNotFound) {
 					return err
 				}
 			}
@@ -132,7 +132,7 @@ func (e *Engine) StartWorkflow(ctx context.Context, r StartRequest) (StartResult
 // idempotency key first: the second run then finds that key.
 func (e *Engine) withKeyRetry(fn func() error) error {
 	err := fn()
-	if errors.Is(err, store.ErrConflict) {
+	if errors.Is(err, ErrConflict) {
 		err = fn()
 	}
 	return err
@@ -172,7 +172,7 @@ func (e *Engine) SignalWithStart(ctx context.Context, r StartRequest, workflowID
 					return err
 				}
 				// The execution has ended: start a new one under the same id.
-			case !errors.Is(err, store.ErrNotFound):
+			case !errors.Is(err, ErrNotFound):
 				return err
 			}
 			res = SignalWithStartResult{ID: uuid.New(), Created: true}
@@ -208,9 +208,9 @@ func (e *Engine) Signal(ctx context.Context, tenant, id uuid.UUID, name string, 
 
 // PollWorkflow claims a runnable workflow of tenant+queue for worker,
 // waiting up to the poll hold for one to appear.
-func (e *Engine) PollWorkflow(ctx context.Context, tenant uuid.UUID, queue, worker string) (*store.Workflow, error) {
+func (e *Engine) PollWorkflow(ctx context.Context, tenant uuid.UUID, queue, worker string) (*Workflow, error) {
 	return pollFor(ctx, e, notify.Workflows, tenant, queue, worker, nil,
-		func(queue string, kinds []string) (store.Workflow, error) {
+		func(queue string, kinds []string) (Workflow, error) {
 			return e.st.ClaimWorkflow(ctx, tenant, queue, kinds, worker, min(e.cfg.WorkflowTaskLease, e.cfg.WorkerTimeout))
 		},
 		e.st.UnclaimWorkflow)
@@ -243,7 +243,7 @@ func pollFor[T any](ctx context.Context, e *Engine, kind notify.WorkKind, tenant
 	var got *T
 	err := e.poll(ctx, key, func() (bool, error) {
 		item, err := claim(queue, kinds)
-		if errors.Is(err, store.ErrNotFound) {
+		if errors.Is(err, ErrNotFound) {
 			return false, nil
 		}
 		if err != nil {
@@ -290,25 +290,25 @@ func (e *Engine) poll(ctx context.Context, key notify.Key, claim func() (bool, e
 }
 
 // Events returns a workflow's history.
-func (e *Engine) Events(ctx context.Context, tenant, id uuid.UUID) ([]store.Event, error) {
+func (e *Engine) Events(ctx context.Context, tenant, id uuid.UUID) ([]Event, error) {
 	events, err := e.st.Events(ctx, tenant, id)
-	return events, mapStoreErr(err)
+	return events, store.Refused(err)
 }
 
 // Workflow returns one workflow execution.
-func (e *Engine) Workflow(ctx context.Context, tenant, id uuid.UUID) (store.Workflow, error) {
+func (e *Engine) Workflow(ctx context.Context, tenant, id uuid.UUID) (Workflow, error) {
 	w, err := e.st.Workflow(ctx, tenant, id)
-	return w, mapStoreErr(err)
+	return w, store.Refused(err)
 }
 
 // Query answers a query from the workflow's stored state: the query name is
 // the state key.
 func (e *Engine) Query(ctx context.Context, tenant, id uuid.UUID, name string) (json.RawMessage, error) {
 	if _, err := e.st.Workflow(ctx, tenant, id); err != nil {
-		return nil, mapStoreErr(err)
+		return nil, store.Refused(err)
 	}
 	v, err := e.st.WorkflowState(ctx, tenant, id, name)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, ErrNotFound) {
 		return nil, invalid("query_name", "the workflow has no state key %q", name)
 	}
 	return v, err
@@ -335,7 +335,7 @@ func (e *Engine) CancelWorkflow(ctx context.Context, tenant, id uuid.UUID, reaso
 		h := &history{wf: &wf}
 		h.add(EventCancellationRequested, cancellationData{Reason: reason, RequestedBy: requestedBy})
 		wf.CancelRequested = true
-		held := wf.Status == store.StatusRunning
+		held := wf.Status == StatusRunning
 		if !held {
 			if err := e.finishCancelled(ctx, tx, fx, h, reason); err != nil {
 				return err
@@ -351,7 +351,7 @@ func (e *Engine) CancelWorkflow(ctx context.Context, tenant, id uuid.UUID, reaso
 func (e *Engine) finishCancelled(ctx context.Context, tx *store.Tx, fx *effects, h *history, reason string) error {
 	wf := h.wf
 	h.mustLand = true
-	wf.Status = store.StatusCancelled
+	wf.Status = StatusCancelled
 	msg := "cancelled: " + reason
 	wf.Error = &msg
 	if err := e.stopWork(ctx, tx, fx, wf, "parent cancelled: "+reason); err != nil {
@@ -362,7 +362,7 @@ func (e *Engine) finishCancelled(ctx context.Context, tx *store.Tx, fx *effects,
 
 // stopWork cancels the tasks of a workflow that has ended and, after
 // commit, its live children.
-func (e *Engine) stopWork(ctx context.Context, tx *store.Tx, fx *effects, wf *store.Workflow, childReason string) error {
+func (e *Engine) stopWork(ctx context.Context, tx *store.Tx, fx *effects, wf *Workflow, childReason string) error {
 	tasks, err := tx.ActiveTasksOf(ctx, wf.TenantID, wf.ID)
 	if err != nil {
 		return err
@@ -390,7 +390,7 @@ func (fx *effects) cancelLater(e *Engine, tenant, id uuid.UUID, reason string) {
 }
 
 // tellParent reports a child's end to its parent and wakes the parent.
-func (e *Engine) tellParent(ctx context.Context, tx *store.Tx, fx *effects, child *store.Workflow, outcome, errMsg string) error {
+func (e *Engine) tellParent(ctx context.Context, tx *store.Tx, fx *effects, child *Workflow, outcome, errMsg string) error {
 	if child.ParentID == nil {
 		return nil
 	}
@@ -400,7 +400,7 @@ func (e *Engine) tellParent(ctx context.Context, tx *store.Tx, fx *effects, chil
 	}
 	id := child.ID.String()
 	parent, err := tx.LockWorkflow(ctx, child.TenantID, *child.ParentID)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, ErrNotFound) {
 		return nil
 	}
 	if err != nil || parent.Terminal() {

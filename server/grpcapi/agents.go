@@ -17,7 +17,6 @@ import (
 	"github.com/flovyn/flovyn/server/auth"
 	"github.com/flovyn/flovyn/server/engine"
 	"github.com/flovyn/flovyn/server/limits"
-	"github.com/flovyn/flovyn/server/store"
 )
 
 // agentDispatch serves flovyn.v1.AgentDispatch (reference/agents.md).
@@ -105,7 +104,7 @@ func parseIDs(field string, raw []string) ([]uuid.UUID, error) {
 	return ids, nil
 }
 
-func agentInfo(a *store.Agent) *flovynv1.AgentExecutionInfo {
+func agentInfo(a *engine.Agent) *flovynv1.AgentExecutionInfo {
 	info := &flovynv1.AgentExecutionInfo{
 		Id: a.ID.String(), Kind: a.Kind, OrgId: a.TenantID.String(), Input: a.Input, Queue: a.Queue,
 		CreatedAtMs: a.CreatedAt.UnixMilli(), CurrentCheckpointSeq: a.CurrentCheckpointSeq, PersistenceMode: "REMOTE",
@@ -133,7 +132,7 @@ func (s *agentDispatch) PollAgent(ctx context.Context, r *flovynv1.PollAgentRequ
 	return &flovynv1.PollAgentResponse{AgentExecution: agentInfo(a)}, nil
 }
 
-func entryOut(e store.AgentEntry) *flovynv1.AgentEntry {
+func entryOut(e engine.AgentEntry) *flovynv1.AgentEntry {
 	out := &flovynv1.AgentEntry{Id: e.ID.String(), EntryType: e.EntryType, Role: e.Role, Content: e.Content, TurnId: e.TurnID,
 		CreatedAtMs: e.CreatedAt.UnixMilli()}
 	if e.ParentID != nil {
@@ -183,7 +182,7 @@ func (s *agentDispatch) AppendEntry(ctx context.Context, r *flovynv1.AppendEntry
 	if err != nil {
 		return nil, err
 	}
-	entry := store.AgentEntry{ParentID: parent, EntryType: r.EntryType, Role: r.Role, Content: r.Content, TurnID: r.TurnId}
+	entry := engine.AgentEntry{ParentID: parent, EntryType: r.EntryType, Role: r.Role, Content: r.Content, TurnID: r.TurnId}
 	if u := r.TokenUsage; u != nil {
 		entry.InputTokens, entry.OutputTokens = &u.InputTokens, &u.OutputTokens
 		entry.CacheReadTokens, entry.CacheWriteTokens = u.CacheReadTokens, u.CacheWriteTokens
@@ -195,7 +194,7 @@ func (s *agentDispatch) AppendEntry(ctx context.Context, r *flovynv1.AppendEntry
 	return &flovynv1.AppendEntryResponse{EntryId: entryID.String(), AlreadyExisted: existed}, nil
 }
 
-func checkpointOut(c *store.AgentCheckpoint) *flovynv1.AgentCheckpoint {
+func checkpointOut(c *engine.AgentCheckpoint) *flovynv1.AgentCheckpoint {
 	out := &flovynv1.AgentCheckpoint{Id: c.ID.String(), Sequence: c.Sequence, State: c.State, CreatedAtMs: c.CreatedAt.UnixMilli()}
 	if c.LeafEntryID != nil {
 		l := c.LeafEntryID.String()
@@ -228,7 +227,7 @@ func (s *agentDispatch) SubmitCheckpoint(ctx context.Context, r *flovynv1.Submit
 	if err != nil {
 		return nil, err
 	}
-	c := store.AgentCheckpoint{LeafEntryID: leaf, State: r.State}
+	c := engine.AgentCheckpoint{LeafEntryID: leaf, State: r.State}
 	if u := r.CumulativeTokenUsage; u != nil {
 		c.InputTokens, c.OutputTokens = &u.InputTokens, &u.OutputTokens
 	}
@@ -325,16 +324,16 @@ func (s *agentDispatch) SuspendAgent(ctx context.Context, r *flovynv1.SuspendAge
 	if err != nil {
 		return nil, err
 	}
-	w := store.AgentWait{Reason: r.Reason}
+	w := engine.AgentWait{Reason: r.Reason}
 	switch c := r.WaitCondition.(type) {
 	case *flovynv1.SuspendAgentRequest_WaitForSignal:
-		w.Kind, w.Signal = store.WaitSignal, c.WaitForSignal
+		w.Kind, w.Signal = engine.WaitSignal, c.WaitForSignal
 	case *flovynv1.SuspendAgentRequest_WaitForTask:
 		task, err := parseID("wait_for_task", c.WaitForTask)
 		if err != nil {
 			return nil, err
 		}
-		w.Kind, w.IDs = store.WaitTasksAll, []uuid.UUID{task}
+		w.Kind, w.IDs = engine.WaitTasksAll, []uuid.UUID{task}
 	case *flovynv1.SuspendAgentRequest_WaitForTasks:
 		if c.WaitForTasks == nil {
 			return nil, invalidArg("wait_for_tasks", "required")
@@ -344,21 +343,21 @@ func (s *agentDispatch) SuspendAgent(ctx context.Context, r *flovynv1.SuspendAge
 		}
 		switch c.WaitForTasks.Mode {
 		case flovynv1.WaitMode_WAIT_MODE_ALL, flovynv1.WaitMode_WAIT_MODE_UNSPECIFIED:
-			w.Kind = store.WaitTasksAll
+			w.Kind = engine.WaitTasksAll
 		case flovynv1.WaitMode_WAIT_MODE_ANY:
-			w.Kind = store.WaitTasksAny
+			w.Kind = engine.WaitTasksAny
 		default:
 			return nil, invalidArg("wait_for_tasks.mode", "must be WAIT_MODE_ALL or WAIT_MODE_ANY")
 		}
 	case *flovynv1.SuspendAgentRequest_WaitForChildEvent:
-		w.Kind = store.WaitChildrenAny
+		w.Kind = engine.WaitChildrenAny
 		if c.WaitForChildEvent != nil {
 			if w.IDs, err = parseIDs("wait_for_child_event.child_execution_ids", c.WaitForChildEvent.ChildExecutionIds); err != nil {
 				return nil, err
 			}
 		}
 	case *flovynv1.SuspendAgentRequest_WaitForAllChildren:
-		w.Kind = store.WaitChildrenAll
+		w.Kind = engine.WaitChildrenAll
 		if c.WaitForAllChildren != nil {
 			if w.IDs, err = parseIDs("wait_for_all_children.child_execution_ids", c.WaitForAllChildren.ChildExecutionIds); err != nil {
 				return nil, err
@@ -429,14 +428,14 @@ func (s *agentDispatch) HasSignal(ctx context.Context, r *flovynv1.HasSignalRequ
 
 // taskResult is what the agent reads of its task: the output once
 // COMPLETED, the error once FAILED or CANCELLED.
-func taskResult(t store.AgentTask) (output []byte, errMsg *string) {
+func taskResult(t engine.AgentTask) (output []byte, errMsg *string) {
 	switch t.Status {
-	case store.StatusCompleted:
+	case engine.StatusCompleted:
 		output = t.Output
 		if output == nil {
 			output = []byte("null")
 		}
-	case store.StatusFailed, store.StatusCancelled:
+	case engine.StatusFailed, engine.StatusCancelled:
 		errMsg = t.Error
 		if errMsg == nil {
 			m := t.Status

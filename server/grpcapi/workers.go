@@ -6,7 +6,7 @@ import (
 	"google.golang.org/protobuf/types/known/emptypb"
 
 	flovynv1 "github.com/flovyn/flovyn/proto/flovyn/v1"
-	"github.com/flovyn/flovyn/server/store"
+	"github.com/flovyn/flovyn/server/engine"
 )
 
 type workerLifecycle struct {
@@ -19,19 +19,19 @@ func (s *workerLifecycle) RegisterWorker(ctx context.Context, r *flovynv1.Worker
 	if err != nil {
 		return nil, err
 	}
-	w := store.Worker{TenantID: tenant, Name: r.WorkerName, Version: r.WorkerVersion, Type: r.WorkerType,
+	w := engine.Worker{TenantID: tenant, Name: r.WorkerName, Version: r.WorkerVersion, Type: r.WorkerType,
 		HostName: r.HostName, ProcessID: r.ProcessId}
 	if w.Type == "" {
 		w.Type = "UNIFIED"
 	}
 	for _, c := range r.Workflows {
-		w.Capability = append(w.Capability, store.Capability{Type: "workflow", Kind: c.Kind, Version: c.Version, ContentHash: c.ContentHash})
+		w.Capability = append(w.Capability, engine.Capability{Type: "workflow", Kind: c.Kind, Version: c.Version, ContentHash: c.ContentHash})
 	}
 	for _, c := range r.Tasks {
-		w.Capability = append(w.Capability, store.Capability{Type: "task", Kind: c.Kind})
+		w.Capability = append(w.Capability, engine.Capability{Type: "task", Kind: c.Kind})
 	}
 	for _, c := range r.Agents {
-		w.Capability = append(w.Capability, store.Capability{Type: "agent", Kind: c.Kind})
+		w.Capability = append(w.Capability, engine.Capability{Type: "agent", Kind: c.Kind})
 	}
 	id, err := s.engine.RegisterWorker(ctx, w)
 	if err != nil {

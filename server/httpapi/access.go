@@ -9,8 +9,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/flovyn/flovyn/server/auth"
+	"github.com/flovyn/flovyn/server/engine"
 	"github.com/flovyn/flovyn/server/limits"
-	"github.com/flovyn/flovyn/server/store"
 )
 
 // instanceAdmin reports whether p may act on every tenant: an instance
@@ -35,20 +35,20 @@ func principal(ctx context.Context) (auth.Principal, error) {
 // tenantOf resolves the tenant a route names and the caller. A tenant the
 // caller does not belong to is reported exactly like one that does not
 // exist (404), so its existence is not revealed.
-func (a *api) tenantOf(ctx context.Context, slug string) (store.Tenant, auth.Principal, error) {
+func (a *api) tenantOf(ctx context.Context, slug string) (engine.Tenant, auth.Principal, error) {
 	p, err := principal(ctx)
 	if err != nil {
-		return store.Tenant{}, p, err
+		return engine.Tenant{}, p, err
 	}
 	if err := limits.Name("path.slug", slug); err != nil {
-		return store.Tenant{}, p, refused(err)
+		return engine.Tenant{}, p, refused(err)
 	}
-	t, err := a.store.TenantBySlug(ctx, slug)
-	if errors.Is(err, store.ErrNotFound) || err == nil && !seesTenant(p, t.ID) {
-		return store.Tenant{}, p, huma.Error404NotFound(fmt.Sprintf("tenant %q not found", slug))
+	t, err := a.engine.TenantBySlug(ctx, slug)
+	if errors.Is(err, engine.ErrNotFound) || err == nil && !seesTenant(p, t.ID) {
+		return engine.Tenant{}, p, huma.Error404NotFound(fmt.Sprintf("tenant %q not found", slug))
 	}
 	if err != nil {
-		return store.Tenant{}, p, a.fail("tenant", err)
+		return engine.Tenant{}, p, a.fail("tenant", err)
 	}
 	return t, p, nil
 }
@@ -66,7 +66,7 @@ func (a *api) authorize(ctx context.Context, p auth.Principal, action auth.Actio
 }
 
 // scope resolves the tenant of slug and authorizes action on a resource of it.
-func (a *api) scope(ctx context.Context, slug string, action auth.Action, resType, resID string) (store.Tenant, auth.Principal, error) {
+func (a *api) scope(ctx context.Context, slug string, action auth.Action, resType, resID string) (engine.Tenant, auth.Principal, error) {
 	t, p, err := a.tenantOf(ctx, slug)
 	if err != nil {
 		return t, p, err

@@ -3,10 +3,9 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -15,7 +14,6 @@ import (
 	"github.com/flovyn/flovyn/server/auth"
 	"github.com/flovyn/flovyn/server/engine"
 	"github.com/flovyn/flovyn/server/limits"
-	"github.com/flovyn/flovyn/server/store"
 )
 
 const tagAgents = "Agent executions"
@@ -49,19 +47,19 @@ type AgentExecution struct {
 	Metadata json.RawMessage `json:"metadata"`
 }
 
-func agentSummaryOut(a store.Agent) AgentExecutionSummary {
+func agentSummaryOut(a engine.Agent) AgentExecutionSummary {
 	s := AgentExecutionSummary{
 		ID: a.ID, OrgID: a.TenantID, TenantID: a.TenantID, Kind: a.Kind, Status: a.Status, Queue: a.Queue,
 		Error: a.Error, FailureType: a.FailureType, CurrentCheckpointSeq: a.CurrentCheckpointSeq, ParentExecutionID: a.ParentID,
 		CreatedAt: a.CreatedAt.UTC(), StartedAt: utc(a.StartedAt), UpdatedAt: a.UpdatedAt.UTC(), CompletedAt: utc(a.CompletedAt),
 	}
-	if a.Status == store.StatusWaiting {
+	if a.Status == engine.StatusWaiting {
 		s.WaitingFor, s.WaitReason = a.WaitKind, a.WaitReason
 	}
 	return s
 }
 
-func agentOut(a store.Agent) AgentExecution {
+func agentOut(a engine.Agent) AgentExecution {
 	md := a.Metadata
 	if len(md) == 0 {
 		md = json.RawMessage("null")
@@ -95,14 +93,18 @@ type createAgentOutput struct {
 // their payloads.
 type AgentExecutionList struct {
 	Items []AgentExecutionSummary `json:"items" doc:"Summaries: no input or output; get an execution for those."`
+	// NextCursor continues the list; absent on the last page.
+	NextCursor *string `json:"nextCursor,omitempty"`
 }
 
 type listAgentsInput struct {
 	Slug   string `path:"slug" doc:"The tenant's slug."`
 	Status string `query:"status" doc:"Comma-separated statuses: PENDING, RUNNING, WAITING, COMPLETED, FAILED, CANCELLED."`
 	Kind   string `query:"kind"`
+	Queue  string `query:"queue"`
 	Parent string `query:"parentExecutionId" doc:"Only the children of this execution."`
 	Limit  int    `query:"limit" default:"50" minimum:"1" maximum:"500"`
+	Cursor string `query:"cursor" doc:"nextCursor of the previous page."`
 }
 
 type listAgentsOutput struct {
@@ -289,18 +291,13 @@ func (a *api) createAgent(ctx context.Context, in *createAgentInput) (*createAge
 }
 
 func (a *api) listAgents(ctx context.Context, in *listAgentsInput) (*listAgentsOutput, error) {
-	if err := limits.OptionalName("query.kind", in.Kind); err != nil {
+	if err := errors.Join(limits.OptionalName("query.kind", in.Kind), limits.OptionalName("query.queue", in.Queue)); err != nil {
 		return nil, refused(err)
 	}
-	f := store.AgentFilter{Kind: in.Kind, Limit: in.Limit}
-	if in.Status != "" {
-		for s := range strings.SplitSeq(in.Status, ",") {
-			s = strings.ToUpper(strings.TrimSpace(s))
-			if !slices.Contains(statuses, s) {
-				return nil, badRequest("query.status", "must be one or more of "+strings.Join(statuses, ", "), in.Status)
-			}
-			f.Statuses = append(f.Statuses, s)
-		}
+	f := engine.AgentFilter{Kind: in.Kind, Queue: in.Queue, Limit: in.Limit}
+	var err error
+	if f.Statuses, err = parseStatuses(in.Status); err != nil {
+		return nil, err
 	}
 	if in.Parent != "" {
 		id, err := parseUUID("query.parentExecutionId", in.Parent)
@@ -309,12 +306,17 @@ func (a *api) listAgents(ctx context.Context, in *listAgentsInput) (*listAgentsO
 		}
 		f.Parent = &id
 	}
+	if in.Cursor != "" {
+		if f.After, err = decodeCursor(in.Cursor); err != nil {
+			return nil, err
+		}
+	}
 	t, _, err := a.scope(ctx, in.Slug, auth.ActionWorkflowRead, "workflow", "")
 	if err != nil {
 		return nil, err
 	}
 	f.Tenant = t.ID
-	list, err := a.engine.ListAgents(ctx, f)
+	list, more, err := a.engine.ListAgents(ctx, f)
 	if err != nil {
 		return nil, a.fail("agent executions", err)
 	}
@@ -322,15 +324,19 @@ func (a *api) listAgents(ctx context.Context, in *listAgentsInput) (*listAgentsO
 	for _, ag := range list {
 		out.Body.Items = append(out.Body.Items, agentSummaryOut(ag))
 	}
+	if more {
+		last := list[len(list)-1]
+		out.Body.NextCursor = encodeCursor(last.CreatedAt, last.ID)
+	}
 	return out, nil
 }
 
 // agentExecution is the agent execution a route names; another tenant's
 // execution is 404.
-func (a *api) agentExecution(ctx context.Context, slug, rawID string, action auth.Action) (store.Agent, error) {
+func (a *api) agentExecution(ctx context.Context, slug, rawID string, action auth.Action) (engine.Agent, error) {
 	tenant, id, err := a.executionID(ctx, slug, rawID, action)
 	if err != nil {
-		return store.Agent{}, err
+		return engine.Agent{}, err
 	}
 	ag, err := a.engine.Agent(ctx, tenant, id)
 	if err != nil {
@@ -375,7 +381,7 @@ func (a *api) cancelAgent(ctx context.Context, in *agentCancelInput) (*agentCanc
 	if err != nil {
 		return nil, a.fail(fmt.Sprintf("agent execution %s", ag.ID), err)
 	}
-	out := &agentCancelOutput{Body: AgentCancellation{AgentExecutionID: ag.ID, Status: "CANCELLED", AgentStatus: store.StatusCancelled}}
+	out := &agentCancelOutput{Body: AgentCancellation{AgentExecutionID: ag.ID, Status: "CANCELLED", AgentStatus: engine.StatusCancelled}}
 	if !ended {
 		now, err := a.engine.Agent(ctx, ag.TenantID, ag.ID)
 		if err != nil {

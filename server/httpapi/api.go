@@ -20,7 +20,6 @@ import (
 	"github.com/flovyn/flovyn/server/auth"
 	"github.com/flovyn/flovyn/server/engine"
 	"github.com/flovyn/flovyn/server/limits"
-	"github.com/flovyn/flovyn/server/store"
 )
 
 // Paths of the API description and its docs page.
@@ -35,7 +34,6 @@ var DefaultExcludePaths = []string{"/_/health", DocsPath, OpenAPIPath + ".json",
 
 // Options configures the HTTP surface.
 type Options struct {
-	Store  *store.Store
 	Engine *engine.Engine
 	Auth   *auth.Authenticator
 	// Methods are the credential kinds the REST API accepts.
@@ -63,7 +61,6 @@ type Options struct {
 
 // api holds what the REST handlers share.
 type api struct {
-	store      *store.Store
 	engine     *engine.Engine
 	auth       *auth.Authenticator
 	methods    auth.Methods
@@ -75,7 +72,7 @@ type api struct {
 
 func newAPI(o Options) *api {
 	a := &api{
-		store: o.Store, engine: o.Engine, auth: o.Auth, methods: o.Methods, authz: o.Authorizer,
+		engine: o.Engine, auth: o.Auth, methods: o.Methods, authz: o.Authorizer,
 		exclude: map[string]bool{}, log: o.Logger, maxPayload: o.MaxPayloadBytes,
 	}
 	if a.maxPayload <= 0 {
@@ -109,7 +106,7 @@ func New(o Options) http.Handler {
 	}
 
 	mux := http.NewServeMux()
-	mux.Handle("GET /_/health", Health(o.Store))
+	mux.Handle("GET /_/health", Health(o.Engine))
 	if o.Metrics {
 		mux.Handle("GET /metrics", promhttp.Handler())
 	}
@@ -278,9 +275,6 @@ func (a *api) authenticate(next http.Handler) http.Handler {
 			err = fmt.Errorf("%w: unknown credential", auth.ErrUnauthenticated)
 		} else {
 			p, err = a.auth.Authenticate(r.Context(), header, a.methods)
-			if _, bad := store.DataError(err); bad {
-				err = fmt.Errorf("%w: unknown credential", auth.ErrUnauthenticated)
-			}
 		}
 		switch {
 		case errors.Is(err, auth.ErrUnauthenticated):
@@ -434,7 +428,7 @@ func tooLarge(location string, e *limits.TooLargeError) error {
 	return huma.NewError(http.StatusRequestEntityTooLarge, location+": "+msg, errorField(location, msg, nil))
 }
 
-// fail turns an error from the engine or the store into a problem.
+// fail turns an error from the engine or the authenticator into a problem.
 func (a *api) fail(what string, err error) error {
 	var inv *engine.InvalidError
 	var big *limits.TooLargeError
@@ -449,20 +443,16 @@ func (a *api) fail(what string, err error) error {
 		return tooLarge(restField(big.Field), big)
 	case errors.As(err, &settled):
 		return huma.Error409Conflict(settled.Error())
-	case errors.Is(err, engine.ErrNotFound), errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, engine.ErrNotFound):
 		return huma.Error404NotFound(what + " not found")
 	case errors.Is(err, engine.ErrTerminal):
 		return huma.Error409Conflict(err.Error())
-	case errors.Is(err, store.ErrConflict):
+	case errors.Is(err, engine.ErrConflict):
 		return huma.Error409Conflict(what + " already exists")
 	case errors.Is(err, auth.ErrForbidden):
 		return huma.Error403Forbidden(err.Error())
 	case errors.Is(err, context.Canceled):
 		return huma.NewError(499, "request cancelled")
-	}
-	if msg, ok := store.DataError(err); ok {
-		// The edge checks every field first; this is the net under them.
-		return badRequest("body", "the database refused a value: "+msg, nil)
 	}
 	a.log.Error("request failed", "what", what, "err", err)
 	return huma.Error500InternalServerError("internal error; see the server log")

@@ -39,7 +39,7 @@ func serve(t *testing.T, h http.Handler, so httpapi.ServerOptions) string {
 
 // handler is the REST API of e's server, with other options.
 func (e *env) handler(o httpapi.Options) http.Handler {
-	o.Store, o.Engine, o.Auth, o.Authorizer, o.Methods = e.srv.Store(), e.srv.Engine(), e.srv.Auth(), e.srv.Authorizer(), auth.AllMethods
+	o.Engine, o.Auth, o.Authorizer, o.Methods = e.srv.Engine(), e.srv.Auth(), e.srv.Authorizer(), auth.AllMethods
 	return httpapi.New(o)
 }
 

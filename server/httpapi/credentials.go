@@ -12,7 +12,6 @@ import (
 
 	"github.com/flovyn/flovyn/server/auth"
 	"github.com/flovyn/flovyn/server/limits"
-	"github.com/flovyn/flovyn/server/store"
 )
 
 // Credential describes a stored worker token or API key; never its secret.
@@ -38,7 +37,7 @@ func utc(t *time.Time) *time.Time {
 	return &u
 }
 
-func credentialOut(c store.Credential) Credential {
+func credentialOut(c auth.Credential) Credential {
 	return Credential{
 		ID: c.ID, Kind: c.Kind, DisplayName: c.DisplayName, Prefix: c.Prefix, PrincipalType: c.PrincipalType,
 		PrincipalID: c.PrincipalID, Role: c.Role, CreatedAt: c.CreatedAt.UTC(), LastUsedAt: utc(c.LastUsedAt),
@@ -117,14 +116,14 @@ func (a *api) credentialRoutes(h huma.API) {
 			Summary: "List worker tokens",
 			Tags:    []string{tagCredentials},
 			Errors:  tenantErrors,
-		}, a.credentialLister(store.CredentialWorkerToken))
+		}, a.credentialLister(auth.CredentialWorkerToken))
 		register(h, huma.Operation{
 			OperationID: "revoke-" + tokens.id, Method: http.MethodDelete, Path: tokens.path + "/{id}",
 			Summary:     "Revoke a worker token",
 			Description: "Revokes the token; it is refused at once on gRPC and REST.",
 			Tags:        []string{tagCredentials},
 			Errors:      errorsPlus(http.StatusConflict),
-		}, a.credentialRevoker(store.CredentialWorkerToken))
+		}, a.credentialRevoker(auth.CredentialWorkerToken))
 	}
 	register(h, a.withBody(huma.Operation{
 		OperationID: "create-api-key", Method: http.MethodPost, Path: "/{slug}/api-keys",
@@ -139,7 +138,7 @@ func (a *api) credentialRoutes(h huma.API) {
 		Summary: "List API keys",
 		Tags:    []string{tagCredentials},
 		Errors:  tenantErrors,
-	}, a.credentialLister(store.CredentialAPIKey))
+	}, a.credentialLister(auth.CredentialAPIKey))
 	register(h, huma.Operation{
 		OperationID: "revoke-api-key", Method: http.MethodDelete, Path: "/{slug}/api-keys/{id}",
 		Summary: "Revoke an API key",
@@ -148,7 +147,7 @@ func (a *api) credentialRoutes(h huma.API) {
 			"or last instance administrator's key, is revoked only with force=true (409 otherwise).",
 		Tags:   []string{tagCredentials},
 		Errors: errorsPlus(http.StatusConflict),
-	}, a.credentialRevoker(store.CredentialAPIKey))
+	}, a.credentialRevoker(auth.CredentialAPIKey))
 }
 
 // checkNewCredential checks the fields of a credential to issue.
@@ -183,7 +182,7 @@ func (a *api) createWorkerToken(ctx context.Context, in *createWorkerTokenInput)
 		name = "worker-token"
 	}
 	out, err := a.issue(ctx, auth.NewCredential{
-		TenantID: t.ID, Kind: store.CredentialWorkerToken, DisplayName: name, PrincipalID: "worker:" + name,
+		TenantID: t.ID, Kind: auth.CredentialWorkerToken, DisplayName: name, PrincipalID: "worker:" + name,
 		ExpiresAt: in.Body.ExpiresAt,
 	})
 	if err == nil {
@@ -212,7 +211,7 @@ func (a *api) createAPIKey(ctx context.Context, in *createAPIKeyInput) (*issuedO
 		name = "api-key"
 	}
 	out, err := a.issue(ctx, auth.NewCredential{
-		TenantID: t.ID, Kind: store.CredentialAPIKey, DisplayName: name, PrincipalID: "api-key:" + name, Role: role,
+		TenantID: t.ID, Kind: auth.CredentialAPIKey, DisplayName: name, PrincipalID: "api-key:" + name, Role: role,
 		ExpiresAt: in.Body.ExpiresAt,
 	})
 	if err == nil {
@@ -227,7 +226,7 @@ func (a *api) credentialLister(kind string) func(context.Context, *tenantSlugInp
 		if err != nil {
 			return nil, err
 		}
-		list, err := a.store.ListCredentials(ctx, t.ID, kind)
+		list, err := a.auth.Credentials(ctx, t.ID, kind)
 		if err != nil {
 			return nil, a.fail("credentials", err)
 		}
@@ -253,10 +252,7 @@ func (a *api) credentialRevoker(kind string) func(context.Context, *credentialID
 			return nil, err
 		}
 		what := fmt.Sprintf("credential %s", id)
-		cred, err := a.store.CredentialByID(ctx, t.ID, id)
-		if err == nil && cred.Kind != kind {
-			err = store.ErrNotFound
-		}
+		cred, err := a.auth.Credential(ctx, t.ID, id, kind)
 		if err != nil {
 			return nil, a.fail(what, err)
 		}
@@ -264,7 +260,7 @@ func (a *api) credentialRevoker(kind string) func(context.Context, *credentialID
 			return nil, err
 		}
 		cred, err = a.auth.Revoke(ctx, t.ID, id, !in.Force)
-		var last *store.LastCredentialError
+		var last *auth.LastCredentialError
 		if errors.As(err, &last) {
 			return nil, huma.Error409Conflict(fmt.Sprintf("%s; revoking it may leave nobody able to manage the %s. "+
 				"Issue another first, or pass force=true", last, lockedOut(last)))
@@ -283,7 +279,7 @@ func (a *api) credentialRevoker(kind string) func(context.Context, *credentialID
 // changes nothing and is always allowed. (The tenant's last active OWNER
 // credential, or its last instance administrator's, goes only with force:
 // the store checks that as it revokes.)
-func mayRevoke(p auth.Principal, cred store.Credential) error {
+func mayRevoke(p auth.Principal, cred auth.Credential) error {
 	if cred.RevokedAt != nil {
 		return nil
 	}
@@ -301,7 +297,7 @@ func mayRevoke(p auth.Principal, cred store.Credential) error {
 }
 
 // lockedOut says what nobody might manage after revoking the last credential.
-func lockedOut(last *store.LastCredentialError) string {
+func lockedOut(last *auth.LastCredentialError) string {
 	if last.What == "OWNER" {
 		return "tenant"
 	}

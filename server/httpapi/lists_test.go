@@ -20,11 +20,15 @@ import (
 // carries an input or an output.
 func noPayloads(t *testing.T, body []byte, key string) {
 	t.Helper()
-	var doc map[string][]map[string]json.RawMessage
+	var doc map[string]json.RawMessage
+	var entries []map[string]json.RawMessage
 	if err := json.Unmarshal(body, &doc); err != nil {
 		t.Fatalf("list %.200s: %v", body, err)
 	}
-	for i, entry := range doc[key] {
+	if err := json.Unmarshal(doc[key], &entries); err != nil {
+		t.Fatalf("list %.200s: %s: %v", body, key, err)
+	}
+	for i, entry := range entries {
 		for _, k := range []string{"input", "output"} {
 			if v, ok := entry[k]; ok && string(v) != "null" {
 				t.Fatalf("%s[%d] carries %s: %.100s", key, i, k, v)

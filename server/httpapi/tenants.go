@@ -12,8 +12,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/flovyn/flovyn/server/auth"
+	"github.com/flovyn/flovyn/server/engine"
 	"github.com/flovyn/flovyn/server/limits"
-	"github.com/flovyn/flovyn/server/store"
 )
 
 // Tenant is an isolated space of workflows and credentials (the proto's org).
@@ -26,7 +26,7 @@ type Tenant struct {
 	CreatedAt time.Time `json:"createdAt"`
 }
 
-func tenantOut(t store.Tenant) Tenant {
+func tenantOut(t engine.Tenant) Tenant {
 	return Tenant{ID: t.ID, Slug: t.Slug, Name: t.Name, Tier: t.Tier, Region: t.Region, CreatedAt: t.CreatedAt.UTC()}
 }
 
@@ -107,7 +107,7 @@ func (a *api) createTenant(ctx context.Context, in *createTenantInput) (*tenantO
 	if b.Tier == "" {
 		b.Tier = "FREE"
 	}
-	t, err := a.store.CreateTenant(ctx, store.Tenant{Slug: b.Slug, Name: b.Name, Tier: b.Tier, Region: b.Region})
+	t, err := a.engine.CreateTenant(ctx, engine.Tenant{Slug: b.Slug, Name: b.Name, Tier: b.Tier, Region: b.Region})
 	if err != nil {
 		return nil, a.fail(fmt.Sprintf("a tenant with slug %q", b.Slug), err)
 	}
@@ -122,7 +122,7 @@ func (a *api) listTenants(ctx context.Context, _ *struct{}) (*tenantListOutput, 
 	}
 	out := &tenantListOutput{Body: TenantList{Tenants: []Tenant{}}}
 	if !instanceAdmin(p) {
-		t, err := a.store.TenantByID(ctx, p.TenantID)
+		t, err := a.engine.TenantByID(ctx, p.TenantID)
 		if err != nil {
 			return nil, a.fail("tenant", err)
 		}
@@ -135,7 +135,7 @@ func (a *api) listTenants(ctx context.Context, _ *struct{}) (*tenantListOutput, 
 	if err := a.authorize(ctx, p, auth.ActionTenantList, auth.Resource{Type: "tenant"}); err != nil {
 		return nil, err
 	}
-	list, err := a.store.ListTenants(ctx)
+	list, err := a.engine.Tenants(ctx)
 	if err != nil {
 		return nil, a.fail("tenants", err)
 	}

@@ -68,7 +68,7 @@ func (a *api) listWorkers(ctx context.Context, in *workersInput) (*workersOutput
 	if err != nil {
 		return nil, err
 	}
-	list, err := a.store.ListWorkers(ctx, t.ID)
+	list, err := a.engine.Workers(ctx, t.ID)
 	if err != nil {
 		return nil, a.fail("workers", err)
 	}

@@ -18,7 +18,6 @@ import (
 	"github.com/flovyn/flovyn/server/auth"
 	"github.com/flovyn/flovyn/server/engine"
 	"github.com/flovyn/flovyn/server/limits"
-	"github.com/flovyn/flovyn/server/store"
 )
 
 // ExecutionSummary is a workflow execution without its payloads, as lists
@@ -54,7 +53,7 @@ type Execution struct {
 	Output json.RawMessage `json:"output" doc:"null until the execution completes."`
 }
 
-func summaryOut(w store.Workflow) ExecutionSummary {
+func summaryOut(w engine.Workflow) ExecutionSummary {
 	md := w.Metadata
 	if md == nil {
 		md = map[string]string{}
@@ -68,7 +67,7 @@ func summaryOut(w store.Workflow) ExecutionSummary {
 	}
 }
 
-func executionOut(w store.Workflow) Execution {
+func executionOut(w engine.Workflow) Execution {
 	return Execution{ExecutionSummary: summaryOut(w), Input: w.Input, Output: w.Output}
 }
 
@@ -502,16 +501,30 @@ func (a *api) startWorkflow(ctx context.Context, in *startInput) (*startOutput, 
 	return out, nil
 }
 
-var statuses = []string{
-	store.StatusPending, store.StatusRunning, store.StatusWaiting, store.StatusCompleted, store.StatusFailed, store.StatusCancelled,
+// parseStatuses reads a comma-separated status filter.
+func parseStatuses(raw string) ([]string, error) {
+	if raw == "" {
+		return nil, nil
+	}
+	var list []string
+	for s := range strings.SplitSeq(raw, ",") {
+		s = strings.ToUpper(strings.TrimSpace(s))
+		if !slices.Contains(engine.Statuses, s) {
+			return nil, badRequest("query.status", "must be one or more of "+strings.Join(engine.Statuses, ", "), raw)
+		}
+		list = append(list, s)
+	}
+	return list, nil
 }
 
-// encodeCursor makes the opaque cursor that resumes after w.
-func encodeCursor(w store.Workflow) string {
-	return base64.RawURLEncoding.EncodeToString(fmt.Appendf(nil, "%d.%s", w.CreatedAt.UnixMicro(), w.ID))
+// encodeCursor makes the opaque cursor that resumes after the execution
+// created at createdAt with id.
+func encodeCursor(createdAt time.Time, id uuid.UUID) *string {
+	c := base64.RawURLEncoding.EncodeToString(fmt.Appendf(nil, "%d.%s", createdAt.UnixMicro(), id))
+	return &c
 }
 
-func decodeCursor(s string) (*store.WorkflowCursor, error) {
+func decodeCursor(s string) (*engine.Cursor, error) {
 	bad := badRequest("query.cursor", "not a cursor this API returned", s)
 	b, err := base64.RawURLEncoding.DecodeString(s)
 	if err != nil {
@@ -529,7 +542,7 @@ func decodeCursor(s string) (*store.WorkflowCursor, error) {
 	if err != nil {
 		return nil, bad
 	}
-	return &store.WorkflowCursor{CreatedAt: time.UnixMicro(us), ID: parsed}, nil
+	return &engine.Cursor{CreatedAt: time.UnixMicro(us), ID: parsed}, nil
 }
 
 func parseTime(location, s string) (*time.Time, error) {
@@ -554,23 +567,17 @@ func (a *api) listWorkflows(ctx context.Context, in *listInput) (*listOutput, er
 	); err != nil {
 		return nil, refused(err)
 	}
-	f := store.WorkflowFilter{Kind: in.Kind, Queue: in.Queue, Metadata: in.metadata, Limit: in.Limit}
+	f := engine.WorkflowFilter{Kind: in.Kind, Queue: in.Queue, Metadata: in.metadata, Limit: in.Limit}
 	if in.IDPrefix != "" {
 		if len(in.IDPrefix) > 36 || strings.Trim(in.IDPrefix, idPrefixChars) != "" {
 			return nil, badRequest("query.idPrefix", "must be 1 to 36 hex digits and dashes (the start of an id)", in.IDPrefix)
 		}
 		f.IDPrefix = strings.ToLower(in.IDPrefix)
 	}
-	if in.Status != "" {
-		for s := range strings.SplitSeq(in.Status, ",") {
-			s = strings.ToUpper(strings.TrimSpace(s))
-			if !slices.Contains(statuses, s) {
-				return nil, badRequest("query.status", "must be one or more of "+strings.Join(statuses, ", "), in.Status)
-			}
-			f.Statuses = append(f.Statuses, s)
-		}
-	}
 	var err error
+	if f.Statuses, err = parseStatuses(in.Status); err != nil {
+		return nil, err
+	}
 	if f.CreatedAfter, err = parseTime("query.createdAfter", in.CreatedAfter); err != nil {
 		return nil, err
 	}
@@ -587,7 +594,7 @@ func (a *api) listWorkflows(ctx context.Context, in *listInput) (*listOutput, er
 		return nil, err
 	}
 	f.Tenant = t.ID
-	list, more, err := a.store.ListWorkflows(ctx, f)
+	list, more, err := a.engine.ListWorkflows(ctx, f)
 	if err != nil {
 		return nil, a.fail("workflow executions", err)
 	}
@@ -596,8 +603,8 @@ func (a *api) listWorkflows(ctx context.Context, in *listInput) (*listOutput, er
 		out.Body.Items = append(out.Body.Items, summaryOut(w))
 	}
 	if more {
-		c := encodeCursor(list[len(list)-1])
-		out.Body.NextCursor = &c
+		last := list[len(list)-1]
+		out.Body.NextCursor = encodeCursor(last.CreatedAt, last.ID)
 	}
 	return out, nil
 }
@@ -617,10 +624,10 @@ func (a *api) executionID(ctx context.Context, slug, rawID string, action auth.A
 
 // execution is the workflow execution a route names; another tenant's
 // execution is 404.
-func (a *api) execution(ctx context.Context, slug, rawID string, action auth.Action) (store.Workflow, error) {
+func (a *api) execution(ctx context.Context, slug, rawID string, action auth.Action) (engine.Workflow, error) {
 	tenant, id, err := a.executionID(ctx, slug, rawID, action)
 	if err != nil {
-		return store.Workflow{}, err
+		return engine.Workflow{}, err
 	}
 	w, err := a.engine.Workflow(ctx, tenant, id)
 	if err != nil {
@@ -642,7 +649,7 @@ func (a *api) workflowEvents(ctx context.Context, in *eventsInput) (*eventsOutpu
 	if err != nil {
 		return nil, err
 	}
-	events, err := a.store.Events(ctx, w.TenantID, w.ID)
+	events, err := a.engine.Events(ctx, w.TenantID, w.ID)
 	if err != nil {
 		return nil, a.fail("events", err)
 	}
@@ -664,7 +671,7 @@ func (a *api) workflowTasks(ctx context.Context, in *executionIDInput) (*tasksOu
 	if err != nil {
 		return nil, err
 	}
-	tasks, err := a.store.TasksOfWorkflow(ctx, w.TenantID, w.ID)
+	tasks, err := a.engine.TasksOfWorkflow(ctx, w.TenantID, w.ID)
 	if err != nil {
 		return nil, a.fail("tasks", err)
 	}
@@ -675,7 +682,7 @@ func (a *api) workflowTasks(ctx context.Context, in *executionIDInput) (*tasksOu
 	return out, nil
 }
 
-func taskSummaryOut(t store.TaskDetail) TaskSummary {
+func taskSummaryOut(t engine.TaskDetail) TaskSummary {
 	task := TaskSummary{
 		ID: t.ID, WorkflowExecutionID: t.WorkflowID, Kind: t.Kind, Status: t.Status, Queue: t.Queue,
 		Error: t.Error, ExecutionCount: t.ExecutionCount, MaxRetries: t.MaxRetries,
@@ -701,7 +708,7 @@ func (a *api) workflowTask(ctx context.Context, in *taskIDInput) (*taskOutput, e
 	if err != nil {
 		return nil, err
 	}
-	t, err := a.store.TaskOfWorkflow(ctx, w.TenantID, w.ID, taskID)
+	t, err := a.engine.TaskOfWorkflow(ctx, w.TenantID, w.ID, taskID)
 	if err != nil {
 		return nil, a.fail(fmt.Sprintf("task %s of workflow execution %s", taskID, w.ID), err)
 	}
@@ -713,7 +720,7 @@ func (a *api) workflowChildren(ctx context.Context, in *executionIDInput) (*chil
 	if err != nil {
 		return nil, err
 	}
-	children, err := a.store.ChildrenOf(ctx, w.TenantID, w.ID)
+	children, err := a.engine.Children(ctx, w.TenantID, w.ID)
 	if err != nil {
 		return nil, a.fail("children", err)
 	}
@@ -732,7 +739,7 @@ func (a *api) workflowState(ctx context.Context, in *stateInput) (*stateOutput, 
 	if err != nil {
 		return nil, err
 	}
-	state, err := a.store.WorkflowStateAll(ctx, w.TenantID, w.ID)
+	state, err := a.engine.WorkflowState(ctx, w.TenantID, w.ID)
 	if err != nil {
 		return nil, a.fail("state", err)
 	}
@@ -786,7 +793,7 @@ func (a *api) cancelWorkflow(ctx context.Context, in *cancelInput) (*cancelOutpu
 	}
 	out.Body.WorkflowStatus = w.Status
 	out.Body.Status = "CANCELLED"
-	if w.Status != store.StatusCancelled {
+	if w.Status != engine.StatusCancelled {
 		out.Status, out.Body.Status = http.StatusAccepted, "CANCELLING"
 	}
 	return out, nil

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"time"
 
@@ -95,29 +96,41 @@ func (t *Tx) LockAgent(ctx context.Context, tenant, id uuid.UUID) (Agent, error)
 		`SELECT `+agentColumns+` FROM agent_executions WHERE tenant_id = $1 AND id = $2 FOR NO KEY UPDATE`, tenant, id))
 }
 
-// AgentFilter selects agent executions for a list, newest first.
+// AgentFilter selects a tenant's agent executions for a list, newest
+// first. Empty fields do not filter.
 type AgentFilter struct {
 	Tenant   uuid.UUID
 	Statuses []string
 	Kind     string
+	Queue    string
 	Parent   *uuid.UUID
+	After    *Cursor
 	Limit    int
 }
 
-// ListAgents lists agent executions.
-func (s *Store) ListAgents(ctx context.Context, f AgentFilter) ([]Agent, error) {
+// ListAgents lists agent executions, reporting whether there are more.
+func (s *Store) ListAgents(ctx context.Context, f AgentFilter) ([]Agent, bool, error) {
 	if f.Limit <= 0 {
-		f.Limit = 50
+		return nil, false, fmt.Errorf("list agents: limit must be positive")
 	}
 	var statuses []string
 	if len(f.Statuses) > 0 {
 		statuses = f.Statuses
 	}
-	return collectAgents(s.pool.Query(ctx,
+	args := []any{f.Tenant, statuses, f.Kind, f.Queue, f.Parent, f.Limit + 1}
+	after := "true"
+	if f.After != nil {
+		after = f.After.condition(func(v any) string {
+			args = append(args, v)
+			return fmt.Sprintf("$%d", len(args))
+		})
+	}
+	list, err := collectAgents(s.pool.Query(ctx,
 		`SELECT `+agentColumns+` FROM agent_executions
 		 WHERE tenant_id = $1 AND ($2::text[] IS NULL OR status = ANY($2)) AND ($3 = '' OR kind = $3)
-		     AND ($4::uuid IS NULL OR parent_id = $4)
-		 ORDER BY created_at DESC, id LIMIT $5`, f.Tenant, statuses, f.Kind, f.Parent, f.Limit))
+		     AND ($4 = '' OR queue = $4) AND ($5::uuid IS NULL OR parent_id = $5) AND `+after+`
+		 ORDER BY created_at DESC, id LIMIT $6`, args...))
+	return page(list, f.Limit, err)
 }
 
 // ClaimAgent moves the first PENDING agent execution of tenant+queue (of

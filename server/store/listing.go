@@ -14,9 +14,9 @@ import (
 // The read-side queries of the admin API: lists and details that no rule
 // of the engine needs.
 
-// WorkflowCursor is the position after which a page of workflows starts:
-// the last row of the previous page in (created_at DESC, id) order.
-type WorkflowCursor struct {
+// Cursor is the position after which a page of executions starts: the
+// last row of the previous page in (created_at DESC, id) order.
+type Cursor struct {
 	CreatedAt time.Time
 	ID        uuid.UUID
 }
@@ -35,7 +35,7 @@ type WorkflowFilter struct {
 	// IDPrefix keeps the executions whose id, as text, starts with it; only
 	// lower-case hex digits and dashes are allowed.
 	IDPrefix string
-	After    *WorkflowCursor
+	After    *Cursor
 	Limit    int
 }
 
@@ -86,8 +86,7 @@ func (s *Store) ListWorkflows(ctx context.Context, f WorkflowFilter) ([]Workflow
 		conds = append(conds, "id::text LIKE "+arg(f.IDPrefix+"%"))
 	}
 	if f.After != nil {
-		t, id := arg(f.After.CreatedAt), arg(f.After.ID)
-		conds = append(conds, fmt.Sprintf("created_at <= %s AND (created_at < %s OR id > %s)", t, t, id))
+		conds = append(conds, f.After.condition(arg))
 	}
 	rows, err := s.pool.Query(ctx,
 		`SELECT `+workflowSummaryColumns+` FROM workflow_executions WHERE `+strings.Join(conds, " AND ")+
@@ -96,11 +95,23 @@ func (s *Store) ListWorkflows(ctx context.Context, f WorkflowFilter) ([]Workflow
 		return nil, false, err
 	}
 	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Workflow, error) { return scanWorkflow(r) })
+	return page(list, f.Limit, err)
+}
+
+// condition is the SQL that keeps the rows after c, its values bound by arg.
+func (c *Cursor) condition(arg func(any) string) string {
+	t, id := arg(c.CreatedAt), arg(c.ID)
+	return fmt.Sprintf("created_at <= %s AND (created_at < %s OR id > %s)", t, t, id)
+}
+
+// page cuts a list fetched with limit+1 rows to limit, reporting whether
+// there was more.
+func page[T any](list []T, limit int, err error) ([]T, bool, error) {
 	if err != nil {
 		return nil, false, err
 	}
-	if len(list) > f.Limit {
-		return list[:f.Limit], true, nil
+	if len(list) > limit {
+		return list[:limit], true, nil
 	}
 	return list, false, nil
 }

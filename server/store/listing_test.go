@@ -51,7 +51,7 @@ func TestListWorkflowsPagesThroughTies(t *testing.T) {
 			break
 		}
 		last := list[len(list)-1]
-		f.After = &store.WorkflowCursor{CreatedAt: last.CreatedAt, ID: last.ID}
+		f.After = &store.Cursor{CreatedAt: last.CreatedAt, ID: last.ID}
 	}
 	if !slices.Equal(seen, ids) {
 		t.Fatalf("paged %v, want %v", seen, ids)

@@ -18,6 +18,7 @@ import (
 	pgxuuid "github.com/vgarvardt/pgx-google-uuid/v5"
 
 	"github.com/flovyn/flovyn/migrations"
+	"github.com/flovyn/flovyn/server/limits"
 )
 
 var (
@@ -126,6 +127,15 @@ func DataError(err error) (string, bool) {
 		return pgErr.Message, true
 	}
 	return "", false
+}
+
+// Refused is err, unless it is PostgreSQL refusing a value (DataError):
+// then the caller's bad input, as the edges' own checks report it.
+func Refused(err error) error {
+	if msg, ok := DataError(err); ok {
+		return limits.Invalid("request", "the database refused a value: %s", msg)
+	}
+	return err
 }
 
 // isUniqueViolation reports whether err is PostgreSQL's unique_violation.
