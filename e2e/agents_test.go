@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -1196,4 +1197,104 @@ func TestAgentLeaseRenewedWhileItsWorkerIsConnected(t *testing.T) {
 	}
 	w.wantStatus(id, "RUNNING")
 	w.complete(id, `"done"`)
+}
+
+// An agent's conversation, checkpoints and tasks come in pages: REST
+// follows nextCursor, GetEntries streams a conversation longer than one
+// read, and GetAgentTaskResults refuses to gather more output than one
+// answer may carry.
+func TestAgentListsArePaged(t *testing.T) {
+	e := start(t, func(o *options) { o.engine.MaxHistoryBytes = 64 << 10 })
+	q := queue(t)
+	w := e.agentWorker("pager")
+	a := w.create("pager", `{}`, q)
+	info := w.pollFor(q, a.ID.String())
+	var entries []string
+	for i := range 40 {
+		entries = append(entries, w.appendMessage(info.Id, "user", fmt.Sprintf(`{"n":%d}`, i)))
+	}
+	for i := range 3 {
+		w.checkpoint(info.Id, entries[len(entries)-1], fmt.Sprintf(`{"round":%d}`, i))
+	}
+	big := `"` + strings.Repeat("x", 40<<10) + `"`
+	var tasks []string
+	for i := range 3 {
+		tasks = append(tasks, w.mustSchedule(info.Id, "work", fmt.Sprintf(`{"n":%d}`, i), nil))
+	}
+
+	streamed, _ := w.dispatchStart(info)
+	if len(streamed) != len(entries) {
+		t.Fatalf("GetEntries streamed %d of %d entries", len(streamed), len(entries))
+	}
+	for i, en := range streamed {
+		if en.Id != entries[i] {
+			t.Fatalf("GetEntries: entry %d is %s, want %s", i, en.Id, entries[i])
+		}
+	}
+
+	// pageIDs follows nextCursor through path's pages of size, returning
+	// the ids under key and the size of each page.
+	pageIDs := func(path, key string, size int) (ids []string, sizes []int) {
+		t.Helper()
+		cursor := ""
+		for len(sizes) < 100 {
+			url := fmt.Sprintf("%s?limit=%d", path, size)
+			if cursor != "" {
+				url += "&cursor=" + cursor
+			}
+			var out map[string]json.RawMessage
+			if code := w.rest(http.MethodGet, url, nil, &out); code != http.StatusOK {
+				var p problem
+				w.rest(http.MethodGet, url, nil, &p)
+				t.Fatalf("GET %s: status %d: %s", url, code, p.Detail)
+			}
+			var items []struct {
+				ID string `json:"id"`
+			}
+			if err := json.Unmarshal(out[key], &items); err != nil {
+				t.Fatalf("GET %s: %s: %v", url, key, err)
+			}
+			for _, it := range items {
+				ids = append(ids, it.ID)
+			}
+			sizes = append(sizes, len(items))
+			next, ok := out["nextCursor"]
+			if !ok {
+				return ids, sizes
+			}
+			if err := json.Unmarshal(next, &cursor); err != nil {
+				t.Fatalf("GET %s: nextCursor %s", url, next)
+			}
+		}
+		t.Fatalf("GET %s: no end to the pages", path)
+		return nil, nil
+	}
+	base := "/agent-executions/" + info.Id
+	if ids, sizes := pageIDs(base+"/entries", "entries", 16); !slices.Equal(ids, entries) || fmt.Sprint(sizes) != "[16 16 8]" {
+		t.Fatalf("entries in pages of %v: %v", sizes, ids)
+	}
+	if ids, sizes := pageIDs(base+"/checkpoints", "checkpoints", 2); len(ids) != 3 || fmt.Sprint(sizes) != "[2 1]" {
+		t.Fatalf("checkpoints in pages of %v: %v", sizes, ids)
+	}
+	if ids, sizes := pageIDs(base+"/tasks", "tasks", 2); !slices.Equal(ids, tasks) || fmt.Sprint(sizes) != "[2 1]" {
+		t.Fatalf("tasks in pages of %v: %v, want %v", sizes, ids, tasks)
+	}
+	for _, path := range []string{"/entries?cursor=nope", "/entries?cursor=" + uuid.NewString(), "/checkpoints?cursor=-3",
+		"/tasks?cursor=!!", "/entries?limit=0", "/tasks?limit=501"} {
+		var p problem
+		if code := w.rest(http.MethodGet, base+path, nil, &p); code != http.StatusBadRequest {
+			t.Errorf("GET %s: status %d (%s), want 400", path, code, p.Detail)
+		}
+	}
+
+	// Two outputs of 40 KiB fit the 64 KiB an answer may carry here, three do not.
+	for range tasks {
+		task := w.claimTask(q)
+		w.completeTask(task.TaskExecutionId, big)
+	}
+	if got := w.results(info.Id, tasks[:1]...); got[0].Status != "COMPLETED" {
+		t.Fatalf("result: %v", got)
+	}
+	_, err := w.ad.GetAgentTaskResults(ctxT(t), &flovynv1.GetAgentTaskResultsRequest{AgentExecutionId: info.Id, TaskExecutionIds: tasks})
+	wantCode(t, "GetAgentTaskResults of 120 KiB of outputs", err, codes.ResourceExhausted)
 }

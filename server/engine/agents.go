@@ -162,17 +162,17 @@ func liveAgent(ctx context.Context, tx *store.Tx, tenant, id uuid.UUID) (Agent, 
 	return a, err
 }
 
-// AgentEntries returns an execution's conversation, after one entry when
-// after is not nil.
-func (e *Engine) AgentEntries(ctx context.Context, tenant, id uuid.UUID, after *uuid.UUID) ([]AgentEntry, error) {
+// AgentEntries returns up to limit entries of an execution's conversation,
+// after one entry when after is not nil, reporting whether there are more.
+func (e *Engine) AgentEntries(ctx context.Context, tenant, id uuid.UUID, after *uuid.UUID, limit int) ([]AgentEntry, bool, error) {
 	if _, err := e.st.Agent(ctx, tenant, id); err != nil {
-		return nil, store.Refused(err)
+		return nil, false, store.Refused(err)
 	}
-	entries, err := e.st.AgentEntries(ctx, tenant, id, after)
+	entries, more, err := e.st.AgentEntries(ctx, tenant, id, after, limit)
 	if errors.Is(err, ErrNotFound) {
-		return nil, invalid("after_entry_id", "the execution has no entry %s", after)
+		return nil, false, invalid("after_entry_id", "the execution has no entry %s", after)
 	}
-	return entries, store.Refused(err)
+	return entries, more, store.Refused(err)
 }
 
 // EntryID is the id of an entry appended with an idempotency key: the key
@@ -247,13 +247,15 @@ func (e *Engine) LatestAgentCheckpoint(ctx context.Context, tenant, id uuid.UUID
 	return &c, err
 }
 
-// AgentCheckpoints lists an execution's checkpoints in sequence order.
-func (e *Engine) AgentCheckpoints(ctx context.Context, tenant, id uuid.UUID) ([]AgentCheckpoint, error) {
+// AgentCheckpoints lists up to limit of an execution's checkpoints after
+// sequence after, in sequence order and without their state, reporting
+// whether there are more.
+func (e *Engine) AgentCheckpoints(ctx context.Context, tenant, id uuid.UUID, after int32, limit int) ([]AgentCheckpoint, bool, error) {
 	if _, err := e.st.Agent(ctx, tenant, id); err != nil {
-		return nil, store.Refused(err)
+		return nil, false, store.Refused(err)
 	}
-	list, err := e.st.AgentCheckpoints(ctx, tenant, id)
-	return list, store.Refused(err)
+	list, more, err := e.st.AgentCheckpoints(ctx, tenant, id, after, limit)
+	return list, more, store.Refused(err)
 }
 
 // SubmitAgentCheckpoint records a checkpoint with the next sequence number.
@@ -356,7 +358,7 @@ func (e *Engine) AgentTaskResults(ctx context.Context, tenant, agent uuid.UUID, 
 	if ids == nil {
 		ids = []uuid.UUID{}
 	}
-	found, err := e.st.AgentTasks(ctx, tenant, agent, ids)
+	found, err := e.st.AgentTaskResults(ctx, tenant, agent, ids, e.cfg.MaxHistoryBytes)
 	if err != nil {
 		return nil, err
 	}
@@ -375,12 +377,15 @@ func (e *Engine) AgentTaskResults(ctx context.Context, tenant, agent uuid.UUID, 
 	return out, nil
 }
 
-// AgentTasks lists every task of an agent in the order they were scheduled.
-func (e *Engine) AgentTasks(ctx context.Context, tenant, agent uuid.UUID) ([]AgentTask, error) {
+// AgentTasks lists up to limit of an agent's tasks as summaries, in the
+// order they were scheduled, after the cursor, reporting whether there are
+// more.
+func (e *Engine) AgentTasks(ctx context.Context, tenant, agent uuid.UUID, after *Cursor, limit int) ([]AgentTask, bool, error) {
 	if _, err := e.st.Agent(ctx, tenant, agent); err != nil {
-		return nil, store.Refused(err)
+		return nil, false, store.Refused(err)
 	}
-	return e.st.AgentTasks(ctx, tenant, agent, nil)
+	list, more, err := e.st.AgentTasks(ctx, tenant, agent, after, limit)
+	return list, more, store.Refused(err)
 }
 
 // AgentTaskCount counts an agent's tasks.

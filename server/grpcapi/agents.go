@@ -161,17 +161,26 @@ func (s *agentDispatch) GetEntries(r *flovynv1.GetEntriesRequest, stream grpc.Se
 	if err != nil {
 		return err
 	}
-	entries, err := s.engine.AgentEntries(ctx, tenant, id, after)
-	if err != nil {
-		return s.agentStatus("GetEntries", err)
-	}
-	for _, e := range entries {
-		if err := stream.Send(&flovynv1.AgentEntryChunk{Entry: entryOut(e)}); err != nil {
-			return err
+	for {
+		entries, more, err := s.engine.AgentEntries(ctx, tenant, id, after, entriesPerRead)
+		if err != nil {
+			return s.agentStatus("GetEntries", err)
 		}
+		for _, e := range entries {
+			if err := stream.Send(&flovynv1.AgentEntryChunk{Entry: entryOut(e)}); err != nil {
+				return err
+			}
+		}
+		if !more {
+			return nil
+		}
+		after = &entries[len(entries)-1].ID
 	}
-	return nil
 }
+
+// entriesPerRead is how many entries GetEntries holds at once: a long
+// conversation is streamed in reads of this many, never loaded whole.
+const entriesPerRead = 16
 
 func (s *agentDispatch) AppendEntry(ctx context.Context, r *flovynv1.AppendEntryRequest) (*flovynv1.AppendEntryResponse, error) {
 	tenant, id, err := s.scopedAgent(ctx, "", "agent_execution_id", r.AgentExecutionId)

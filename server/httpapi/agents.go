@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -116,6 +117,14 @@ type agentIDInput struct {
 	ID   string `path:"id" doc:"The agent execution id."`
 }
 
+// agentPageInput names an agent execution and a page of one of its lists.
+type agentPageInput struct {
+	Slug   string `path:"slug" doc:"The tenant's slug."`
+	ID     string `path:"id" doc:"The agent execution id."`
+	Limit  int    `query:"limit" default:"100" minimum:"1" maximum:"500"`
+	Cursor string `query:"cursor" doc:"nextCursor of the previous page."`
+}
+
 // AgentSignalRequest sends a signal to an agent execution.
 type AgentSignalRequest struct {
 	SignalName  string          `json:"signalName" minLength:"1" maxLength:"255"`
@@ -152,6 +161,8 @@ type AgentCheckpointOut struct {
 // AgentCheckpointList lists an execution's checkpoints in sequence order.
 type AgentCheckpointList struct {
 	Checkpoints []AgentCheckpointOut `json:"checkpoints"`
+	// NextCursor continues the list; absent on the last page.
+	NextCursor *string `json:"nextCursor,omitempty"`
 }
 
 type agentCheckpointsOutput struct {
@@ -177,6 +188,8 @@ type AgentTaskOut struct {
 // AgentTaskList lists an agent's tasks in the order they were scheduled.
 type AgentTaskList struct {
 	Tasks []AgentTaskOut `json:"tasks"`
+	// NextCursor continues the list; absent on the last page.
+	NextCursor *string `json:"nextCursor,omitempty"`
 }
 
 type agentTasksOutput struct {
@@ -197,6 +210,8 @@ type AgentEntryOut struct {
 // AgentEntryList is an agent's conversation in the order it was appended.
 type AgentEntryList struct {
 	Entries []AgentEntryOut `json:"entries"`
+	// NextCursor continues the list; absent on the last page.
+	NextCursor *string `json:"nextCursor,omitempty"`
 }
 
 type agentEntriesOutput struct {
@@ -392,12 +407,19 @@ func (a *api) cancelAgent(ctx context.Context, in *agentCancelInput) (*agentCanc
 	return out, nil
 }
 
-func (a *api) agentCheckpoints(ctx context.Context, in *agentIDInput) (*agentCheckpointsOutput, error) {
+func (a *api) agentCheckpoints(ctx context.Context, in *agentPageInput) (*agentCheckpointsOutput, error) {
+	after := int64(-1)
+	if in.Cursor != "" {
+		var err error
+		if after, err = strconv.ParseInt(in.Cursor, 10, 32); err != nil || after < 0 {
+			return nil, badRequest("query.cursor", "not a cursor this API returned", in.Cursor)
+		}
+	}
 	ag, err := a.agentExecution(ctx, in.Slug, in.ID, auth.ActionWorkflowRead)
 	if err != nil {
 		return nil, err
 	}
-	list, err := a.engine.AgentCheckpoints(ctx, ag.TenantID, ag.ID)
+	list, more, err := a.engine.AgentCheckpoints(ctx, ag.TenantID, ag.ID, int32(after), in.Limit)
 	if err != nil {
 		return nil, a.fail("checkpoints", err)
 	}
@@ -407,15 +429,26 @@ func (a *api) agentCheckpoints(ctx context.Context, in *agentIDInput) (*agentChe
 			ID: c.ID, AgentExecutionID: c.AgentID, Sequence: c.Sequence, LeafEntryID: c.LeafEntryID, CreatedAt: c.CreatedAt.UTC(),
 		})
 	}
+	if more {
+		next := strconv.Itoa(int(list[len(list)-1].Sequence))
+		out.Body.NextCursor = &next
+	}
 	return out, nil
 }
 
-func (a *api) agentTasks(ctx context.Context, in *agentIDInput) (*agentTasksOutput, error) {
+func (a *api) agentTasks(ctx context.Context, in *agentPageInput) (*agentTasksOutput, error) {
+	var after *engine.Cursor
+	if in.Cursor != "" {
+		var err error
+		if after, err = decodeCursor(in.Cursor); err != nil {
+			return nil, err
+		}
+	}
 	ag, err := a.agentExecution(ctx, in.Slug, in.ID, auth.ActionWorkflowRead)
 	if err != nil {
 		return nil, err
 	}
-	tasks, err := a.engine.AgentTasks(ctx, ag.TenantID, ag.ID)
+	tasks, more, err := a.engine.AgentTasks(ctx, ag.TenantID, ag.ID, after, in.Limit)
 	if err != nil {
 		return nil, a.fail("tasks", err)
 	}
@@ -427,15 +460,31 @@ func (a *api) agentTasks(ctx context.Context, in *agentIDInput) (*agentTasksOutp
 			CreatedAt: t.CreatedAt.UTC(), CompletedAt: utc(t.CompletedAt),
 		})
 	}
+	if more {
+		last := tasks[len(tasks)-1]
+		out.Body.NextCursor = encodeCursor(last.CreatedAt, last.ID)
+	}
 	return out, nil
 }
 
-func (a *api) agentEntries(ctx context.Context, in *agentIDInput) (*agentEntriesOutput, error) {
+func (a *api) agentEntries(ctx context.Context, in *agentPageInput) (*agentEntriesOutput, error) {
+	var after *uuid.UUID
+	if in.Cursor != "" {
+		id, err := uuid.Parse(in.Cursor)
+		if err != nil {
+			return nil, badRequest("query.cursor", "not a cursor this API returned", in.Cursor)
+		}
+		after = &id
+	}
 	ag, err := a.agentExecution(ctx, in.Slug, in.ID, auth.ActionWorkflowRead)
 	if err != nil {
 		return nil, err
 	}
-	entries, err := a.engine.AgentEntries(ctx, ag.TenantID, ag.ID, nil)
+	entries, more, err := a.engine.AgentEntries(ctx, ag.TenantID, ag.ID, after, in.Limit)
+	var inv *engine.InvalidError
+	if errors.As(err, &inv) && inv.Field == "after_entry_id" {
+		return nil, badRequest("query.cursor", "not a cursor this API returned", in.Cursor)
+	}
 	if err != nil {
 		return nil, a.fail("entries", err)
 	}
@@ -445,6 +494,10 @@ func (a *api) agentEntries(ctx context.Context, in *agentIDInput) (*agentEntries
 			ID: e.ID, ParentID: e.ParentID, EntryType: e.EntryType, Role: e.Role, Content: e.Content, TurnID: e.TurnID,
 			CreatedAt: e.CreatedAt.UTC(),
 		})
+	}
+	if more {
+		next := entries[len(entries)-1].ID.String()
+		out.Body.NextCursor = &next
 	}
 	return out, nil
 }

@@ -9,6 +9,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+
+	"github.com/flovyn/flovyn/server/limits"
 )
 
 // Agent is one agent execution.
@@ -294,27 +296,28 @@ func (t *Tx) AppendAgentEntry(ctx context.Context, tenant, agent uuid.UUID, e Ag
 	return tag.RowsAffected() == 1, err
 }
 
-// AgentEntries lists an execution's entries in order; after, when not nil,
-// keeps only those appended after that entry.
-func (s *Store) AgentEntries(ctx context.Context, tenant, agent uuid.UUID, after *uuid.UUID) ([]AgentEntry, error) {
+// AgentEntries lists up to limit of an execution's entries in order,
+// reporting whether there are more; after, when not nil, keeps only those
+// appended after that entry (ErrNotFound when the execution has no such
+// entry).
+func (s *Store) AgentEntries(ctx context.Context, tenant, agent uuid.UUID, after *uuid.UUID, limit int) ([]AgentEntry, bool, error) {
+	position := int64(0)
 	if after != nil {
-		var one int
-		err := s.pool.QueryRow(ctx, `SELECT 1 FROM agent_entries WHERE tenant_id = $1 AND agent_id = $2 AND id = $3`,
-			tenant, agent, *after).Scan(&one)
+		err := s.pool.QueryRow(ctx, `SELECT position FROM agent_entries WHERE tenant_id = $1 AND agent_id = $2 AND id = $3`,
+			tenant, agent, *after).Scan(&position)
 		if err != nil {
-			return nil, notFound(err)
+			return nil, false, notFound(err)
 		}
 	}
 	rows, err := s.pool.Query(ctx,
 		`SELECT id, parent_id, entry_type, role, content, turn_id, input_tokens, output_tokens, cache_read_tokens,
 		     cache_write_tokens, created_at
-		 FROM agent_entries WHERE tenant_id = $1 AND agent_id = $2
-		     AND ($3::uuid IS NULL OR position > (SELECT position FROM agent_entries WHERE tenant_id = $1 AND agent_id = $2 AND id = $3))
-		 ORDER BY position`, tenant, agent, after)
+		 FROM agent_entries WHERE tenant_id = $1 AND agent_id = $2 AND position > $3
+		 ORDER BY position LIMIT $4`, tenant, agent, position, limit+1)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (AgentEntry, error) {
+	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (AgentEntry, error) {
 		var e AgentEntry
 		var content []byte
 		err := r.Scan(&e.ID, &e.ParentID, &e.EntryType, &e.Role, &content, &e.TurnID, &e.InputTokens, &e.OutputTokens,
@@ -322,6 +325,7 @@ func (s *Store) AgentEntries(ctx context.Context, tenant, agent uuid.UUID, after
 		e.Content = content
 		return e, err
 	})
+	return page(list, limit, err)
 }
 
 // AgentCheckpoint is one checkpoint of an execution.
@@ -365,14 +369,18 @@ func (s *Store) LatestAgentCheckpoint(ctx context.Context, tenant, agent uuid.UU
 		 ORDER BY sequence DESC LIMIT 1`, tenant, agent))
 }
 
-// AgentCheckpoints lists an execution's checkpoints in order.
-func (s *Store) AgentCheckpoints(ctx context.Context, tenant, agent uuid.UUID) ([]AgentCheckpoint, error) {
+// AgentCheckpoints lists up to limit of an execution's checkpoints after
+// sequence after, in order and without their state, reporting whether
+// there are more.
+func (s *Store) AgentCheckpoints(ctx context.Context, tenant, agent uuid.UUID, after int32, limit int) ([]AgentCheckpoint, bool, error) {
 	rows, err := s.pool.Query(ctx,
-		`SELECT `+checkpointColumns+` FROM agent_checkpoints WHERE tenant_id = $1 AND agent_id = $2 ORDER BY sequence`, tenant, agent)
+		`SELECT `+strings.Replace(checkpointColumns, "state,", "NULL::json,", 1)+` FROM agent_checkpoints
+		 WHERE tenant_id = $1 AND agent_id = $2 AND sequence > $3 ORDER BY sequence LIMIT $4`, tenant, agent, after, limit+1)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (AgentCheckpoint, error) { return scanCheckpoint(r) })
+	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (AgentCheckpoint, error) { return scanCheckpoint(r) })
+	return page(list, limit, err)
 }
 
 // AgentSignal is a signal sent to an execution.
@@ -458,25 +466,61 @@ type AgentTask struct {
 	CompletedAt *time.Time
 }
 
-// AgentTasks returns an agent's tasks: those of ids (any order; unknown
-// ids are missing from the result), or every one in the order they were
-// scheduled when ids is nil.
-func (s *Store) AgentTasks(ctx context.Context, tenant, agent uuid.UUID, ids []uuid.UUID) ([]AgentTask, error) {
+func scanAgentTask(r pgx.CollectableRow) (AgentTask, error) {
+	var t AgentTask
+	var input, output []byte
+	err := r.Scan(&t.ID, &t.TenantID, &t.WorkflowID, &t.Kind, &t.Queue, &t.Status, &input, &output, &t.Error,
+		&t.ExecutionCount, &t.MaxRetries, &t.TimeoutMs, &t.WorkerID, &t.CreatedAt, &t.CompletedAt)
+	t.Input, t.Output = input, output
+	return t, err
+}
+
+// AgentTaskResults returns those of an agent's tasks whose ids are in ids
+// (in any order; unknown ids are missing), with their outputs but not
+// their inputs. Outputs adding up to more than maxBytes (the engine passes
+// max_history_bytes: one answer is bounded like one history) are a
+// *limits.TooLargeError, and nothing more is read.
+func (s *Store) AgentTaskResults(ctx context.Context, tenant, agent uuid.UUID, ids []uuid.UUID, maxBytes int) ([]AgentTask, error) {
 	rows, err := s.pool.Query(ctx,
-		`SELECT `+taskColumns+`, completed_at FROM tasks
-		 WHERE tenant_id = $1 AND agent_execution_id = $2 AND ($3::uuid[] IS NULL OR id = ANY($3))
-		 ORDER BY created_at, id`, tenant, agent, ids)
+		`SELECT `+taskResultColumns+`, completed_at FROM tasks
+		 WHERE tenant_id = $1 AND agent_execution_id = $2 AND id = ANY($3)`, tenant, agent, ids)
 	if err != nil {
 		return nil, err
 	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (AgentTask, error) {
-		var t AgentTask
-		var input, output []byte
-		err := r.Scan(&t.ID, &t.TenantID, &t.WorkflowID, &t.Kind, &t.Queue, &t.Status, &input, &output, &t.Error,
-			&t.ExecutionCount, &t.MaxRetries, &t.TimeoutMs, &t.WorkerID, &t.CreatedAt, &t.CompletedAt)
-		t.Input, t.Output = input, output
-		return t, err
-	})
+	defer rows.Close()
+	var list []AgentTask
+	size := 0
+	for rows.Next() {
+		t, err := scanAgentTask(rows)
+		if err != nil {
+			return nil, err
+		}
+		if size += len(t.Output); size > maxBytes {
+			return nil, &limits.TooLargeError{Field: "task_execution_ids", Limit: "max_history_bytes", Size: size, Max: maxBytes}
+		}
+		list = append(list, t)
+	}
+	return list, rows.Err()
+}
+
+// AgentTasks lists up to limit of an agent's tasks as summaries (no input
+// or output) in the order they were scheduled, after the cursor,
+// reporting whether there are more.
+func (s *Store) AgentTasks(ctx context.Context, tenant, agent uuid.UUID, after *Cursor, limit int) ([]AgentTask, bool, error) {
+	args := []any{tenant, agent, limit + 1}
+	cond := "true"
+	if after != nil {
+		args = append(args, after.CreatedAt, after.ID)
+		cond = "(created_at, id) > ($4, $5)"
+	}
+	rows, err := s.pool.Query(ctx,
+		`SELECT `+taskSummaryColumns+`, completed_at FROM tasks
+		 WHERE tenant_id = $1 AND agent_execution_id = $2 AND `+cond+` ORDER BY created_at, id LIMIT $3`, args...)
+	if err != nil {
+		return nil, false, err
+	}
+	list, err := pgx.CollectRows(rows, scanAgentTask)
+	return page(list, limit, err)
 }
 
 // AgentTaskCount counts an agent's tasks.

@@ -172,6 +172,9 @@ type TaskDetail struct {
 // taskSummaryColumns are taskColumns without the payloads.
 var taskSummaryColumns = strings.NewReplacer("input,", "NULL::json,", "output,", "NULL::json,").Replace(taskColumns)
 
+// taskResultColumns are taskColumns without the input.
+var taskResultColumns = strings.Replace(taskColumns, "input,", "NULL::json,", 1)
+
 // TasksOfWorkflow returns a workflow's tasks in the order they were
 // scheduled, each with its attempts, as summaries: Input and Output are nil.
 func (s *Store) TasksOfWorkflow(ctx context.Context, tenant, workflow uuid.UUID) ([]TaskDetail, error) {
