@@ -27,6 +27,10 @@ const (
 	ActionWorkflowCancel   Action = "workflow.cancel"
 	ActionWorkflowSignal   Action = "workflow.signal" // signal and signal-with-start
 	ActionPromiseSettle    Action = "promise.settle"  // resolve and reject
+	ActionAgentStart       Action = "agent.start"
+	ActionAgentRead        Action = "agent.read" // list, get, entries, checkpoints, tasks
+	ActionAgentSignal      Action = "agent.signal"
+	ActionAgentCancel      Action = "agent.cancel"
 	ActionWorkerList       Action = "worker.list"
 	// The worker side of the protocol: register, heartbeat, poll, get
 	// events, submit commands, complete and fail tasks, task state.
@@ -35,7 +39,7 @@ const (
 
 // Resource is what an action applies to.
 type Resource struct {
-	Type     string    // "tenant", "workflow", "task", "credential", "promise", "worker"
+	Type     string    // "tenant", "workflow", "agent", "task", "credential", "promise", "worker"
 	TenantID uuid.UUID // uuid.Nil for instance-wide resources (the tenant list)
 	ID       string
 }

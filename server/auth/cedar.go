@@ -79,6 +79,7 @@ func ParsePolicies(name string, data []byte) (*cedar.PolicySet, error) {
 var resourceTypes = map[string]cedar.EntityType{
 	"tenant":     "Tenant",
 	"workflow":   "Workflow",
+	"agent":      "Agent",
 	"task":       "Task",
 	"credential": "Credential",
 	"promise":    "Promise",

@@ -19,6 +19,7 @@ var allActions = []Action{
 	ActionTenantCreate, ActionTenantList, ActionTenantRead,
 	ActionCredentialCreate, ActionCredentialList, ActionCredentialRevoke,
 	ActionWorkflowStart, ActionWorkflowRead, ActionWorkflowCancel, ActionWorkflowSignal,
+	ActionAgentStart, ActionAgentRead, ActionAgentCancel, ActionAgentSignal,
 	ActionPromiseSettle, ActionWorkerList, ActionWorkerExecute,
 }
 
@@ -53,6 +54,8 @@ func resourceFor(action Action, tenant uuid.UUID) Resource {
 		return Resource{Type: "worker", TenantID: tenant}
 	case ActionWorkerExecute:
 		return Resource{Type: "tenant", TenantID: tenant}
+	case ActionAgentStart, ActionAgentRead, ActionAgentCancel, ActionAgentSignal:
+		return Resource{Type: "agent", TenantID: tenant, ID: uuid.NewString()}
 	default:
 		return Resource{Type: "workflow", TenantID: tenant, ID: uuid.NewString()}
 	}
@@ -60,11 +63,13 @@ func resourceFor(action Action, tenant uuid.UUID) Resource {
 
 func TestDefaultPoliciesPerPrincipal(t *testing.T) {
 	a, _ := defaultAuthorizer(t)
-	read := []Action{ActionTenantRead, ActionWorkflowRead}
-	member := append(slices.Clone(read), ActionWorkflowStart, ActionWorkflowSignal, ActionWorkflowCancel, ActionPromiseSettle)
+	read := []Action{ActionTenantRead, ActionWorkflowRead, ActionAgentRead}
+	member := append(slices.Clone(read), ActionWorkflowStart, ActionWorkflowSignal, ActionWorkflowCancel,
+		ActionAgentStart, ActionAgentSignal, ActionAgentCancel, ActionPromiseSettle)
 	admin := append(slices.Clone(member), ActionCredentialCreate, ActionCredentialList, ActionCredentialRevoke, ActionWorkerList)
 	owner := append(slices.Clone(admin), ActionWorkerExecute)
-	worker := []Action{ActionWorkerExecute, ActionWorkflowStart, ActionWorkflowRead, ActionWorkflowSignal, ActionPromiseSettle}
+	worker := []Action{ActionWorkerExecute, ActionWorkflowStart, ActionWorkflowRead, ActionWorkflowSignal,
+		ActionAgentStart, ActionAgentRead, ActionAgentSignal, ActionPromiseSettle}
 
 	for _, tc := range []struct {
 		name    string

@@ -288,7 +288,7 @@ func (a *api) agentRoutes(h huma.API) {
 }
 
 func (a *api) createAgent(ctx context.Context, in *createAgentInput) (*createAgentOutput, error) {
-	t, _, err := a.scope(ctx, in.Slug, auth.ActionWorkflowStart, "workflow", in.Body.Kind)
+	t, _, err := a.scope(ctx, in.Slug, auth.ActionAgentStart, "agent", in.Body.Kind)
 	if err != nil {
 		return nil, err
 	}
@@ -326,7 +326,7 @@ func (a *api) listAgents(ctx context.Context, in *listAgentsInput) (*listAgentsO
 			return nil, err
 		}
 	}
-	t, _, err := a.scope(ctx, in.Slug, auth.ActionWorkflowRead, "workflow", "")
+	t, _, err := a.scope(ctx, in.Slug, auth.ActionAgentRead, "agent", "")
 	if err != nil {
 		return nil, err
 	}
@@ -349,7 +349,7 @@ func (a *api) listAgents(ctx context.Context, in *listAgentsInput) (*listAgentsO
 // agentExecution is the agent execution a route names; another tenant's
 // execution is 404.
 func (a *api) agentExecution(ctx context.Context, slug, rawID string, action auth.Action) (engine.Agent, error) {
-	tenant, id, err := a.executionID(ctx, slug, rawID, action)
+	tenant, id, err := a.executionID(ctx, slug, rawID, "agent", action)
 	if err != nil {
 		return engine.Agent{}, err
 	}
@@ -361,7 +361,7 @@ func (a *api) agentExecution(ctx context.Context, slug, rawID string, action aut
 }
 
 func (a *api) getAgent(ctx context.Context, in *agentIDInput) (*agentOutput, error) {
-	ag, err := a.agentExecution(ctx, in.Slug, in.ID, auth.ActionWorkflowRead)
+	ag, err := a.agentExecution(ctx, in.Slug, in.ID, auth.ActionAgentRead)
 	if err != nil {
 		return nil, err
 	}
@@ -369,7 +369,7 @@ func (a *api) getAgent(ctx context.Context, in *agentIDInput) (*agentOutput, err
 }
 
 func (a *api) signalAgent(ctx context.Context, in *agentSignalInput) (*agentSignalOutput, error) {
-	ag, err := a.agentExecution(ctx, in.Slug, in.ID, auth.ActionWorkflowSignal)
+	ag, err := a.agentExecution(ctx, in.Slug, in.ID, auth.ActionAgentSignal)
 	if err != nil {
 		return nil, err
 	}
@@ -384,7 +384,7 @@ func (a *api) signalAgent(ctx context.Context, in *agentSignalInput) (*agentSign
 }
 
 func (a *api) cancelAgent(ctx context.Context, in *agentCancelInput) (*agentCancelOutput, error) {
-	ag, err := a.agentExecution(ctx, in.Slug, in.ID, auth.ActionWorkflowCancel)
+	ag, err := a.agentExecution(ctx, in.Slug, in.ID, auth.ActionAgentCancel)
 	if err != nil {
 		return nil, err
 	}
@@ -415,7 +415,7 @@ func (a *api) agentCheckpoints(ctx context.Context, in *agentPageInput) (*agentC
 			return nil, badRequest("query.cursor", "not a cursor this API returned", in.Cursor)
 		}
 	}
-	ag, err := a.agentExecution(ctx, in.Slug, in.ID, auth.ActionWorkflowRead)
+	ag, err := a.agentExecution(ctx, in.Slug, in.ID, auth.ActionAgentRead)
 	if err != nil {
 		return nil, err
 	}
@@ -444,7 +444,7 @@ func (a *api) agentTasks(ctx context.Context, in *agentPageInput) (*agentTasksOu
 			return nil, err
 		}
 	}
-	ag, err := a.agentExecution(ctx, in.Slug, in.ID, auth.ActionWorkflowRead)
+	ag, err := a.agentExecution(ctx, in.Slug, in.ID, auth.ActionAgentRead)
 	if err != nil {
 		return nil, err
 	}
@@ -476,7 +476,7 @@ func (a *api) agentEntries(ctx context.Context, in *agentPageInput) (*agentEntri
 		}
 		after = &id
 	}
-	ag, err := a.agentExecution(ctx, in.Slug, in.ID, auth.ActionWorkflowRead)
+	ag, err := a.agentExecution(ctx, in.Slug, in.ID, auth.ActionAgentRead)
 	if err != nil {
 		return nil, err
 	}

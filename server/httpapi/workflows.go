@@ -611,7 +611,7 @@ func (a *api) listWorkflows(ctx context.Context, in *listInput) (*listOutput, er
 
 // executionID resolves the tenant and the id of the execution (workflow
 // or agent) a route names and authorizes action on it.
-func (a *api) executionID(ctx context.Context, slug, rawID string, action auth.Action) (tenant, id uuid.UUID, err error) {
+func (a *api) executionID(ctx context.Context, slug, rawID, resType string, action auth.Action) (tenant, id uuid.UUID, err error) {
 	t, p, err := a.tenantOf(ctx, slug)
 	if err != nil {
 		return uuid.Nil, uuid.Nil, err
@@ -619,13 +619,13 @@ func (a *api) executionID(ctx context.Context, slug, rawID string, action auth.A
 	if id, err = parseUUID("path.id", rawID); err != nil {
 		return uuid.Nil, uuid.Nil, err
 	}
-	return t.ID, id, a.authorize(ctx, p, action, auth.Resource{Type: "workflow", TenantID: t.ID, ID: id.String()})
+	return t.ID, id, a.authorize(ctx, p, action, auth.Resource{Type: resType, TenantID: t.ID, ID: id.String()})
 }
 
 // execution is the workflow execution a route names; another tenant's
 // execution is 404.
 func (a *api) execution(ctx context.Context, slug, rawID string, action auth.Action) (engine.Workflow, error) {
-	tenant, id, err := a.executionID(ctx, slug, rawID, action)
+	tenant, id, err := a.executionID(ctx, slug, rawID, "workflow", action)
 	if err != nil {
 		return engine.Workflow{}, err
 	}
