@@ -86,6 +86,7 @@ type AgentCheckpoint struct {
 // AgentCheckpointList lists an execution's checkpoints in sequence order.
 type AgentCheckpointList struct {
 	Checkpoints []AgentCheckpoint `json:"checkpoints"`
+	NextCursor  *string           `json:"nextCursor,omitempty"`
 }
 
 // AgentTask is a task an agent scheduled, without its payloads.
@@ -106,7 +107,8 @@ type AgentTask struct {
 
 // AgentTaskList lists an agent's tasks in the order they were scheduled.
 type AgentTaskList struct {
-	Tasks []AgentTask `json:"tasks"`
+	Tasks      []AgentTask `json:"tasks"`
+	NextCursor *string     `json:"nextCursor,omitempty"`
 }
 
 // AgentEntry is one entry of an agent's conversation.
@@ -120,9 +122,31 @@ type AgentEntry struct {
 	CreatedAt time.Time       `json:"createdAt"`
 }
 
+// Text is the text of the entry's content when the content is a text: a
+// JSON string, or an object whose only field is a string "text" (the SDK's
+// messages). ok is false for any other content.
+func (e AgentEntry) Text() (text string, ok bool) {
+	str := func(raw json.RawMessage) (string, bool) {
+		var s *string // nil for null
+		if json.Unmarshal(raw, &s) != nil || s == nil {
+			return "", false
+		}
+		return *s, true
+	}
+	if text, ok := str(e.Content); ok {
+		return text, true
+	}
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(e.Content, &obj) == nil && len(obj) == 1 {
+		return str(obj["text"])
+	}
+	return "", false
+}
+
 // AgentEntryList is an agent's conversation in the order it was appended.
 type AgentEntryList struct {
-	Entries []AgentEntry `json:"entries"`
+	Entries    []AgentEntry `json:"entries"`
+	NextCursor *string      `json:"nextCursor,omitempty"`
 }
 
 // ---- agent executions ----
@@ -202,35 +226,40 @@ func (c *Client) CancelAgent(ctx context.Context, id, reason string) (AgentCance
 	return out, err
 }
 
-// AgentCheckpoints lists an agent execution's checkpoints in sequence order.
+// AgentCheckpoints lists an agent execution's checkpoints in order.
 func (c *Client) AgentCheckpoints(ctx context.Context, id string) ([]AgentCheckpoint, error) {
-	var out AgentCheckpointList
-	p, err := c.tenantPath("agent-executions", id, "checkpoints")
-	if err != nil {
-		return nil, err
-	}
-	_, err = c.do(ctx, http.MethodGet, p, nil, nil, &out)
-	return out.Checkpoints, err
+	return allPages(ctx, c, id, "checkpoints", func(l AgentCheckpointList) ([]AgentCheckpoint, *string) { return l.Checkpoints, l.NextCursor })
 }
 
 // AgentTasks lists the tasks an agent execution scheduled, in order.
 func (c *Client) AgentTasks(ctx context.Context, id string) ([]AgentTask, error) {
-	var out AgentTaskList
-	p, err := c.tenantPath("agent-executions", id, "tasks")
-	if err != nil {
-		return nil, err
-	}
-	_, err = c.do(ctx, http.MethodGet, p, nil, nil, &out)
-	return out.Tasks, err
+	return allPages(ctx, c, id, "tasks", func(l AgentTaskList) ([]AgentTask, *string) { return l.Tasks, l.NextCursor })
 }
 
 // AgentEntries returns an agent execution's conversation in order.
 func (c *Client) AgentEntries(ctx context.Context, id string) ([]AgentEntry, error) {
-	var out AgentEntryList
-	p, err := c.tenantPath("agent-executions", id, "entries")
+	return allPages(ctx, c, id, "entries", func(l AgentEntryList) ([]AgentEntry, *string) { return l.Entries, l.NextCursor })
+}
+
+// allPages reads every page of one of an agent execution's lists,
+// following nextCursor.
+func allPages[L, T any](ctx context.Context, c *Client, id, list string, items func(L) ([]T, *string)) ([]T, error) {
+	p, err := c.tenantPath("agent-executions", id, list)
 	if err != nil {
 		return nil, err
 	}
-	_, err = c.do(ctx, http.MethodGet, p, nil, nil, &out)
-	return out.Entries, err
+	all := []T{}
+	q := url.Values{"limit": {"500"}}
+	for {
+		var page L
+		if _, err := c.do(ctx, http.MethodGet, p, q, nil, &page); err != nil {
+			return nil, err
+		}
+		got, next := items(page)
+		all = append(all, got...)
+		if next == nil || len(got) == 0 {
+			return all, nil
+		}
+		q.Set("cursor", *next)
+	}
 }

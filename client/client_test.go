@@ -148,3 +148,51 @@ func TestIDPrefixAndForce(t *testing.T) {
 		t.Fatalf("requests:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+func TestAgentEntryText(t *testing.T) {
+	for _, c := range []struct {
+		content string
+		text    string
+		ok      bool
+	}{
+		{`"hello"`, "hello", true},
+		{`{"text": "hi there"}`, "hi there", true},
+		{`{"text": "hi", "tool": "lookup"}`, "", false}, // more than a text: shown as JSON
+		{`{"text": 5}`, "", false},
+		{`{"content": "hi"}`, "", false},
+		{`[1, 2]`, "", false},
+		{`null`, "", false},
+		{`{"text": null}`, "", false},
+		{``, "", false},
+	} {
+		text, ok := AgentEntry{Content: json.RawMessage(c.content)}.Text()
+		if text != c.text || ok != c.ok {
+			t.Errorf("Text of %s: %q, %v; want %q, %v", c.content, text, ok, c.text, c.ok)
+		}
+	}
+}
+
+// An agent's lists are read to their end, page by page.
+func TestAgentListsFollowCursors(t *testing.T) {
+	var queries []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		queries = append(queries, r.URL.RawQuery)
+		switch r.URL.Query().Get("cursor") {
+		case "":
+			w.Write([]byte(`{"entries":[{"id":"e1"},{"id":"e2"}],"nextCursor":"e2"}`))
+		case "e2":
+			w.Write([]byte(`{"entries":[{"id":"e3"}]}`))
+		default:
+			w.WriteHeader(http.StatusBadRequest)
+		}
+	}))
+	defer srv.Close()
+	c := New(Options{Server: srv.URL, APIKey: "k", Tenant: "t"})
+	entries, err := c.AgentEntries(context.Background(), "a1")
+	if err != nil || len(entries) != 3 || entries[2].ID != "e3" {
+		t.Fatalf("entries %+v, %v", entries, err)
+	}
+	if strings.Join(queries, " ") != "limit=500 cursor=e2&limit=500" {
+		t.Fatalf("queries %v", queries)
+	}
+}

@@ -19,17 +19,21 @@ func newAgentCommand(g *globals) *cobra.Command {
 		Use:     "agent",
 		Aliases: []string{"agents"},
 		GroupID: "admin",
-		Short:   "Start, list, inspect, signal and cancel agent executions",
+		Short:   "Start, list, inspect, signal and cancel agent executions, and read their conversations",
 		Long: `Work with durable agent executions of a tenant.
 
   flovyn agent start researcher --input '{"topic": "tides"}'
   flovyn agent list --status WAITING
-  flovyn agent inspect <id>`,
+  flovyn agent inspect <id>
+  flovyn agent entries <id>`,
 	}
 	c.AddCommand(
 		newAgentStartCommand(g),
 		newAgentListCommand(g),
 		newAgentInspectCommand(g),
+		newAgentEntriesCommand(g),
+		newAgentCheckpointsCommand(g),
+		newAgentTasksCommand(g),
 		newAgentSignalCommand(g),
 		newAgentCancelCommand(g),
 	)
@@ -247,24 +251,138 @@ document {agent, checkpoints, tasks}.
 			}
 			s.p.heading(fmt.Sprintf("Checkpoints (%d)", len(in.Checkpoints)))
 			if len(in.Checkpoints) > 0 {
-				rows := make([][]string, 0, len(in.Checkpoints))
-				for _, c := range in.Checkpoints {
-					rows = append(rows, []string{strconv.Itoa(int(c.Sequence)), c.ID, deref(c.LeafEntryID), s.p.when(c.CreatedAt)})
-				}
-				s.p.table([]string{"SEQ", "ID", "LEAF ENTRY", "CREATED"}, rows)
+				printAgentCheckpoints(s.p, in.Checkpoints)
 			}
 			s.p.heading(fmt.Sprintf("Tasks (%d)", len(in.Tasks)))
 			if len(in.Tasks) > 0 {
-				rows := make([][]string, 0, len(in.Tasks))
-				for _, t := range in.Tasks {
-					attempts := strconv.Itoa(int(t.ExecutionCount))
-					if t.MaxRetries > 0 {
-						attempts += "/" + strconv.Itoa(int(t.MaxRetries)+1)
-					}
-					rows = append(rows, []string{t.ID, t.Kind, t.Status, attempts, t.Queue, s.p.whenPtr(t.CompletedAt), deref(t.Error)})
-				}
-				s.p.table([]string{"ID", "KIND", "STATUS", "ATTEMPTS", "QUEUE", "ENDED", "ERROR"}, rows)
+				printAgentTasks(s.p, in.Tasks)
 			}
+			return nil
+		}),
+	}
+}
+
+func printAgentCheckpoints(p *printer, checkpoints []client.AgentCheckpoint) {
+	rows := make([][]string, 0, len(checkpoints))
+	for _, c := range checkpoints {
+		rows = append(rows, []string{strconv.Itoa(int(c.Sequence)), c.ID, deref(c.LeafEntryID), p.when(c.CreatedAt)})
+	}
+	p.table([]string{"SEQ", "ID", "LEAF ENTRY", "CREATED"}, rows)
+}
+
+func printAgentTasks(p *printer, tasks []client.AgentTask) {
+	rows := make([][]string, 0, len(tasks))
+	for _, t := range tasks {
+		attempts := strconv.Itoa(int(t.ExecutionCount))
+		if t.MaxRetries > 0 {
+			attempts += "/" + strconv.Itoa(int(t.MaxRetries)+1)
+		}
+		rows = append(rows, []string{t.ID, t.Kind, t.Status, attempts, t.Queue, p.whenPtr(t.CompletedAt), deref(t.Error)})
+	}
+	p.table([]string{"ID", "KIND", "STATUS", "ATTEMPTS", "QUEUE", "ENDED", "ERROR"}, rows)
+}
+
+// ---- entries, checkpoints, tasks ----
+
+func newAgentEntriesCommand(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:     "entries <id>",
+		Aliases: []string{"conversation"},
+		Short:   "Print an agent execution's conversation",
+		Long: `Print an agent execution's conversation: its entries in the order they were
+appended, each with its role, type, turn and content. On a terminal a long
+content is cut to one line; piped, each entry is one whole line; -o json
+prints the API's document {entries} with every content in full.
+
+` + agentIDHelp,
+		Args: agentIDArgs(1, 0),
+		RunE: g.action(true, func(s *session, args []string) error {
+			id, err := agentID(args[0])
+			if err != nil {
+				return err
+			}
+			entries, err := s.c.AgentEntries(s.ctx, id)
+			if err != nil {
+				return err
+			}
+			if s.p.isJSON() {
+				return s.p.json(client.AgentEntryList{Entries: entries})
+			}
+			rows := make([][]string, 0, len(entries))
+			for _, e := range entries {
+				rows = append(rows, []string{e.ID, deref(e.Role), e.EntryType, deref(e.TurnID), s.p.when(e.CreatedAt), entryContent(s.p, e)})
+			}
+			s.p.table([]string{"ID", "ROLE", "TYPE", "TURN", "CREATED", "CONTENT"}, rows)
+			return nil
+		}),
+	}
+}
+
+// entryContent is an entry's content for a table: its text (see
+// client.AgentEntry.Text), else compact JSON; whole when piped, cut on a
+// terminal.
+func entryContent(p *printer, e client.AgentEntry) string {
+	text, ok := e.Text()
+	if !ok {
+		text = compactJSON(e.Content, 0)
+	}
+	text = plainCell(text)
+	if r := []rune(text); p.tty && len(r) > 80 {
+		text = string(r[:79]) + "…"
+	}
+	return text
+}
+
+func newAgentCheckpointsCommand(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "checkpoints <id>",
+		Short: "List an agent execution's checkpoints",
+		Long: `List an agent execution's checkpoints in sequence order, each with the
+conversation entry it was taken at (its leaf entry). The state itself is the
+worker's and is not shown. -o json prints the API's document {checkpoints}.
+
+` + agentIDHelp,
+		Args: agentIDArgs(1, 0),
+		RunE: g.action(true, func(s *session, args []string) error {
+			id, err := agentID(args[0])
+			if err != nil {
+				return err
+			}
+			checkpoints, err := s.c.AgentCheckpoints(s.ctx, id)
+			if err != nil {
+				return err
+			}
+			if s.p.isJSON() {
+				return s.p.json(client.AgentCheckpointList{Checkpoints: checkpoints})
+			}
+			printAgentCheckpoints(s.p, checkpoints)
+			return nil
+		}),
+	}
+}
+
+func newAgentTasksCommand(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "tasks <id>",
+		Short: "List the tasks an agent execution scheduled",
+		Long: `List the tasks an agent execution scheduled, in order, with their status and
+attempts. -o json prints the API's document {tasks}.
+
+` + agentIDHelp,
+		Args: agentIDArgs(1, 0),
+		RunE: g.action(true, func(s *session, args []string) error {
+			id, err := agentID(args[0])
+			if err != nil {
+				return err
+			}
+			tasks, err := s.c.AgentTasks(s.ctx, id)
+			if err != nil {
+				return err
+			}
+			if s.p.isJSON() {
+				return s.p.json(client.AgentTaskList{Tasks: tasks})
+			}
+			printAgentTasks(s.p, tasks)
 			return nil
 		}),
 	}

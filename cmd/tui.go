@@ -15,12 +15,14 @@ func newTUICommand(g *globals) *cobra.Command {
 		Use:     "tui",
 		Aliases: []string{"ui"},
 		GroupID: "admin",
-		Short:   "Watch and steer workflow executions live in the terminal",
+		Short:   "Watch and steer workflow and agent executions live in the terminal",
 		Long: `Open a terminal UI on the tenant's workflow executions: a live list (newest
 first; filter, search, sort), and for each execution its input and output,
 event history, tasks and a timeline. From there you can start, cancel and
 signal executions and resolve or reject their promises, each after a
-confirmation. Press ? for the keys, q to quit.
+confirmation. "a" switches to the agent executions: a live list, and for each
+agent its conversation, checkpoints, tasks and a timeline; start, cancel and
+signal agents the same way. Press ? for the keys, q to quit.
 
 It connects like every admin command (--server, --api-key, --tenant, or
 FLOVYN_* variables, or the current profile), so next to "flovyn dev" it

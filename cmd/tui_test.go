@@ -88,8 +88,8 @@ func (s *tmuxSession) waitFor(want ...string) string {
 }
 
 // TestTUIInTerminal runs `flovyn tui` in a 100×30 pseudo-terminal against a
-// real server with running workflows, reads the screen, signals a waiting
-// workflow through the UI, and quits.
+// real server with running workflows and a waiting agent, reads the screen,
+// signals the waiting workflow and the agent through the UI, and quits.
 func TestTUIInTerminal(t *testing.T) {
 	t.Parallel()
 	s := startServer(t)
@@ -100,6 +100,7 @@ func TestTUIInTerminal(t *testing.T) {
 	pending := s.startID("nightly-report", "--queue", "nobody")
 	s.waitForEvent(done, "WORKFLOW_COMPLETED")
 	s.waitForEvent(waiting, "WORKFLOW_SUSPENDED")
+	agent := s.researchAgent()
 
 	dir := t.TempDir()
 	exitFile := filepath.Join(dir, "exit")
@@ -132,6 +133,26 @@ func TestTUIInTerminal(t *testing.T) {
 	term.keys("y")
 	term.waitFor(`✓ Signal "go" sent`)
 	term.waitFor("✓ COMPLETED  await-signal", "SIGNAL_RECEIVED", "WORKFLOW_COMPLETED")
+
+	// a switches to the agents; the researcher waits for a signal. Its
+	// conversation is on the second tab; a signal through the UI wakes it.
+	term.keys("Escape") // alone: ESC and a in one write read as alt+a
+	term.waitFor("status all", "3 loaded")
+	term.keys("a")
+	term.waitFor("› Agents", "1 loaded", agent.agent[:8], "researcher", "◐ WAITING", "agents")
+	term.keys("Enter")
+	term.waitFor("◐ WAITING  researcher  "+agent.agent, "waiting for signal (waiting for followUp)", "2 Conversation (3)", "4 Tasks (2)")
+	term.keys("2")
+	term.waitFor("user · message · turn turn-1", "Tell me about tides", "◆ checkpoint #1", `"tool": "lookup"`)
+	term.keys("4")
+	term.waitFor("lookup", "✓ COMPLETED", "summarise", "○ PENDING")
+	term.keys("S")
+	term.waitFor("Signal agent " + agent.agent[:8] + " (researcher)")
+	term.text("followUp")
+	term.keys("Enter", "Enter")
+	term.waitFor(`Send signal "followUp" with value null to agent ` + agent.agent[:8])
+	term.keys("y")
+	term.waitFor(`✓ Signal "followUp" sent to agent `+agent.agent[:8]+" (researcher); it resumed", "○ PENDING  researcher")
 
 	// q leaves the alternate screen and exits 0.
 	term.keys("q")

@@ -22,6 +22,15 @@ type API interface {
 	SignalWorkflow(ctx context.Context, id, name string, value json.RawMessage) (client.Signalled, error)
 	ResolvePromise(ctx context.Context, id string, value json.RawMessage) error
 	RejectPromise(ctx context.Context, id, message string) error
+
+	ListAgents(ctx context.Context, o client.ListAgentsOptions) (client.AgentExecutionList, error)
+	GetAgent(ctx context.Context, id string) (client.AgentExecution, error)
+	AgentEntries(ctx context.Context, id string) ([]client.AgentEntry, error)
+	AgentCheckpoints(ctx context.Context, id string) ([]client.AgentCheckpoint, error)
+	AgentTasks(ctx context.Context, id string) ([]client.AgentTask, error)
+	StartAgent(ctx context.Context, r client.StartAgentRequest) (client.AgentExecution, error)
+	CancelAgent(ctx context.Context, id, reason string) (client.AgentCancellation, error)
+	SignalAgent(ctx context.Context, id, name string, value json.RawMessage) (client.AgentSignalled, error)
 }
 
 var _ API = (*client.Client)(nil)

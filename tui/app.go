@@ -1,11 +1,11 @@
 // Package tui is `flovyn tui`: a terminal UI to watch and steer a tenant's
-// workflow executions live.
+// workflow executions and agent executions live.
 //
 // It is Elm-style (bubbletea): the root Model routes messages to one model
-// per view (listModel, detailModel) and to the open dialog; requests to the
-// server run in tea.Cmds through the API interface and come back as typed
-// messages, which Update only assigns. Every key binding is in keymap.go and
-// every style in styles.go.
+// per view (listModel for either list, detailModel, agentModel) and to the
+// open dialog; requests to the server run in tea.Cmds through the API
+// interface and come back as typed messages, which Update only assigns.
+// Every key binding is in keymap.go and every style in styles.go.
 package tui
 
 import (
@@ -40,6 +40,8 @@ type page int
 const (
 	pageList page = iota
 	pageDetail
+	pageAgents // the agent list
+	pageAgent  // an agent execution
 )
 
 // noticeFor is how long a notice stays in the status line.
@@ -56,8 +58,10 @@ type Model struct {
 	width, height int
 	first         tea.Cmd // the first fetch, started by Init
 	page          page
-	list          listModel
+	list          listModel // the executions
 	detail        detailModel
+	agents        listModel // the agent executions
+	agent         agentModel
 	dialog        *dialogModel
 	showHelp      bool
 	help          help.Model
@@ -87,7 +91,7 @@ func New(ctx context.Context, api API, o Options) Model {
 	// costs a query to the terminal on the first frame.
 	h.Styles = help.Styles{Ellipsis: c.styles.Dim, ShortKey: c.styles.Key, ShortDesc: c.styles.Dim, ShortSeparator: c.styles.Dim,
 		FullKey: c.styles.Key, FullDesc: c.styles.Dim, FullSeparator: c.styles.Dim}
-	m := Model{c: c, server: o.Server, tenant: o.Tenant, interval: o.Interval, list: newListModel(c), help: h}
+	m := Model{c: c, server: o.Server, tenant: o.Tenant, interval: o.Interval, list: newListModel(c), agents: newAgentListModel(c), help: h}
 	m.width, m.height = 80, 24
 	m = m.resize()
 	// The first fetch is marked in flight here, as Init cannot change the model.
@@ -128,8 +132,12 @@ func (m Model) bodyHeight() int { return max(1, m.height-3) }
 
 func (m Model) resize() Model {
 	m.list = m.list.setSize(m.width, m.bodyHeight())
-	if m.page == pageDetail {
+	m.agents = m.agents.setSize(m.width, m.bodyHeight())
+	switch m.page {
+	case pageDetail:
 		m.detail = m.detail.setSize(m.width, m.bodyHeight())
+	case pageAgent:
+		m.agent = m.agent.setSize(m.width, m.bodyHeight())
 	}
 	if m.dialog != nil {
 		d := m.dialog.setWidth(m.width)
@@ -147,20 +155,32 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m.resize(), nil
 
 	case tickMsg:
-		cmds := []tea.Cmd{m.tick()}
-		if m.page == pageDetail {
+		switch m.page {
+		case pageDetail:
 			m.detail, cmd = m.detail.fetch()
 			m.detail = m.detail.tick()
-		} else {
+		case pageAgent:
+			m.agent, cmd = m.agent.fetch()
+			m.agent = m.agent.tick()
+		case pageAgents:
+			m.agents, cmd = m.agents.refresh()
+		default:
 			m.list, cmd = m.list.refresh()
 		}
-		return m, tea.Batch(append(cmds, cmd)...)
+		return m, tea.Batch(m.tick(), cmd)
 
 	case listPageMsg:
 		if msg.gen == m.list.gen {
 			m = m.noteFetch(msg.err)
 		}
 		m.list, cmd = m.list.update(msg)
+		return m, cmd
+
+	case agentPageMsg:
+		if msg.gen == m.agents.gen {
+			m = m.noteFetch(msg.err)
+		}
+		m.agents, cmd = m.agents.update(msg)
 		return m, cmd
 
 	case detailMsg:
@@ -170,13 +190,41 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.detail, cmd = m.detail.update(msg)
 		return m, cmd
 
+	case agentMsg:
+		if msg.id == m.agent.id {
+			m = m.noteFetch(msg.err)
+		}
+		m.agent, cmd = m.agent.update(msg)
+		return m, cmd
+
 	case openDetailMsg:
 		m.page = pageDetail
 		m.detail = newDetailModel(m.c, msg.id, m.width, m.bodyHeight())
 		m.detail, cmd = m.detail.fetch()
 		return m, cmd
 
+	case openAgentMsg:
+		m.page = pageAgent
+		m.agent = newAgentModel(m.c, msg.id, m.width, m.bodyHeight())
+		m.agent, cmd = m.agent.fetch()
+		return m, cmd
+
 	case backMsg:
+		if m.page == pageAgent {
+			m.page = pageAgents
+			m.agents, cmd = m.agents.refresh()
+			return m, cmd
+		}
+		m.page = pageList
+		m.list, cmd = m.list.refresh()
+		return m, cmd
+
+	case switchListMsg:
+		if m.page == pageList {
+			m.page = pageAgents
+			m.agents, cmd = m.agents.refresh()
+			return m, cmd
+		}
 		m.page = pageList
 		m.list, cmd = m.list.refresh()
 		return m, cmd
@@ -210,14 +258,32 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 // refreshNow re-reads what is on screen after an action.
 func (m *Model) refreshNow() tea.Cmd {
 	var cmd tea.Cmd
-	if m.page == pageDetail {
+	switch m.page {
+	case pageDetail:
 		m.detail.inFlight = false
 		m.detail, cmd = m.detail.fetch()
-		return cmd
+	case pageAgent:
+		m.agent.inFlight = false
+		m.agent, cmd = m.agent.fetch()
+	case pageAgents:
+		m.agents.refreshing = false
+		m.agents, cmd = m.agents.refresh()
+	default:
+		m.list.refreshing = false
+		m.list, cmd = m.list.refresh()
 	}
-	m.list.refreshing = false
-	m.list, cmd = m.list.refresh()
 	return cmd
+}
+
+// currentList is the list on screen, if one is.
+func (m Model) currentList() (listModel, bool) {
+	switch m.page {
+	case pageList:
+		return m.list, true
+	case pageAgents:
+		return m.agents, true
+	}
+	return listModel{}, false
 }
 
 // key routes a key press: Ctrl-C always quits; then the dialog, the help
@@ -245,17 +311,18 @@ func (m Model) key(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		}
 		return m, nil
 	}
-	if m.page == pageList && m.list.capturing() {
-		m.list, cmd = m.list.update(msg)
-		return m, cmd
-	}
-	if key.Matches(msg, k.Help) {
+	if !m.capturing() && key.Matches(msg, k.Help) {
 		m.showHelp = true
 		return m, nil
 	}
-	if m.page == pageDetail {
+	switch m.page {
+	case pageDetail:
 		m.detail, cmd = m.detail.update(msg)
-	} else {
+	case pageAgent:
+		m.agent, cmd = m.agent.update(msg)
+	case pageAgents:
+		m.agents, cmd = m.agents.update(msg)
+	default:
 		m.list, cmd = m.list.update(msg)
 	}
 	return m, cmd
@@ -309,6 +376,10 @@ func (m Model) body() string {
 		return m.centered(m.helpView())
 	case m.page == pageDetail:
 		return m.detail.View()
+	case m.page == pageAgent:
+		return m.agent.View()
+	case m.page == pageAgents:
+		return m.agents.View()
 	}
 	return m.list.View()
 }
@@ -324,9 +395,14 @@ func (m Model) headerLine() string {
 		where = "?"
 	}
 	left := s.Title.Render("flovyn") + s.Header.Render(" "+where+" @ "+clean(m.server)+" › ")
-	if m.page == pageDetail {
+	switch m.page {
+	case pageDetail:
 		left += s.Bold.Render("Executions › " + shortID(m.detail.id))
-	} else {
+	case pageAgents:
+		left += s.Bold.Render("Agents")
+	case pageAgent:
+		left += s.Bold.Render("Agents › " + shortID(m.agent.id))
+	default:
 		left += s.Bold.Render("Executions")
 	}
 	var right string
@@ -368,6 +444,12 @@ func (m Model) statusLine() string {
 	return ""
 }
 
+// capturing reports whether the list on screen is editing its prompt.
+func (m Model) capturing() bool {
+	l, ok := m.currentList()
+	return ok && l.capturing()
+}
+
 // footer shows the main keys of what has the focus.
 func (m Model) footer() string {
 	k := m.c.keys
@@ -379,15 +461,20 @@ func (m Model) footer() string {
 		b = []key.Binding{k.Submit, k.NextField, k.Close}
 	case m.showHelp:
 		b = []key.Binding{withHelp(k.Help, "?/esc", "close help"), k.Quit}
-	case m.page == pageList && m.list.capturing():
+	case m.capturing():
+		l, _ := m.currentList()
 		b = []key.Binding{withHelp(k.Submit, "enter", "apply"), withHelp(k.Close, "esc", "cancel")}
-		if m.list.prompt == promptKind {
+		if l.prompt == promptKind {
 			b = append(b, key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "complete")))
 		}
 	case m.page == pageDetail:
 		b = shortHelp(k.detailBindings(), actNextTab, actBack, actCancel, actSignal, actResolve, actHelp, actQuit)
+	case m.page == pageAgent:
+		b = shortHelp(k.agentDetailBindings(), actNextTab, actBack, actCancel, actSignal, actHelp, actQuit)
+	case m.page == pageAgents:
+		b = shortHelp(k.agentListBindings(), actOpen, actSearch, actStatusFilter, actSort, actStart, actSwitch, actHelp, actQuit)
 	default:
-		b = shortHelp(k.listBindings(), actOpen, actSearch, actStatusFilter, actSort, actStart, actHelp, actQuit)
+		b = shortHelp(k.listBindings(), actOpen, actSearch, actStatusFilter, actSort, actStart, actSwitch, actHelp, actQuit)
 	}
 	return cut(m.help.ShortHelpView(b), m.width)
 }
@@ -400,11 +487,14 @@ func withHelp(b key.Binding, keys, desc string) key.Binding {
 // helpView is the help overlay: every key of the page on screen, grouped.
 func (m Model) helpView() string {
 	s := m.c.styles
-	table := m.c.keys.listBindings()
-	title := "Keys: execution list"
-	if m.page == pageDetail {
-		table = m.c.keys.detailBindings()
-		title = "Keys: execution detail"
+	table, title := m.c.keys.listBindings(), "Keys: execution list"
+	switch m.page {
+	case pageDetail:
+		table, title = m.c.keys.detailBindings(), "Keys: execution detail"
+	case pageAgents:
+		table, title = m.c.keys.agentListBindings(), "Keys: agent list"
+	case pageAgent:
+		table, title = m.c.keys.agentDetailBindings(), "Keys: agent detail"
 	}
 	var blocks []string
 	for _, g := range helpGroups(table) {

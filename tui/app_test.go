@@ -3,6 +3,7 @@ package tui
 import (
 	"context"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -38,6 +39,28 @@ func screens(h *harness, check func(name string)) {
 	check("confirm dialog")
 	h.press("esc", "esc", "esc")
 	check("back to the list")
+	h.press("a")
+	check("agent list")
+	h.press("?")
+	check("agent list help")
+	h.press("?", "n")
+	check("start agent dialog")
+	h.press("esc", "j", "j", "enter")
+	for _, tab := range []string{"1", "2", "3", "4", "5"} {
+		h.press(tab)
+		check("agent tab " + tab)
+		h.press("G")
+		check("agent tab " + tab + " bottom")
+	}
+	h.press("?")
+	check("agent help")
+	h.press("esc", "S")
+	check("agent signal dialog")
+	h.typeText("go")
+	h.press("enter", "enter")
+	check("agent signal confirmation")
+	h.press("esc", "esc", "esc", "tab")
+	check("back to the executions")
 }
 
 func TestResize(t *testing.T) {
@@ -168,7 +191,8 @@ func TestKeyActions(t *testing.T) {
 		{"ctrl+d", actPageDown, actPageDown}, {"pgdown", actPageDown, actPageDown}, {"space", actPageDown, actPageDown},
 		{"ctrl+u", actPageUp, actPageUp}, {"pgup", actPageUp, actPageUp},
 		{"enter", actOpen, actNone}, {"l", actOpen, actNextTab}, {"right", actOpen, actNextTab},
-		{"h", actNone, actPrevTab}, {"left", actNone, actPrevTab}, {"tab", actNone, actNextTab}, {"shift+tab", actNone, actPrevTab},
+		{"h", actNone, actPrevTab}, {"left", actNone, actPrevTab}, {"tab", actSwitch, actNextTab}, {"shift+tab", actNone, actPrevTab},
+		{"a", actSwitch, actNone},
 		{"1", actNone, actTab1}, {"2", actNone, actTab2}, {"3", actNone, actTab3}, {"4", actNone, actTab4},
 		{"esc", actBack, actBack}, {"backspace", actBack, actBack},
 		{"/", actSearch, actNone}, {"f", actStatusFilter, actNone}, {"K", actKindFilter, actNone},
@@ -184,8 +208,31 @@ func TestKeyActions(t *testing.T) {
 			t.Errorf("detail %q: action %d, want %d", c.key, got, c.deta)
 		}
 	}
+	// The agent views: the same keys, with 5 tabs and no promises.
+	agents, agent := k.agentListBindings(), k.agentDetailBindings()
+	for _, c := range []struct {
+		key         string
+		list, agent action
+	}{
+		{"a", actSwitch, actNone}, {"tab", actSwitch, actNextTab}, {"enter", actOpen, actNone}, {"5", actNone, actTab5},
+		{"n", actStart, actStart}, {"c", actCancel, actCancel}, {"S", actSignal, actSignal}, {"p", actNone, actNone},
+		{"f", actStatusFilter, actNone}, {"esc", actBack, actBack}, {"j", actDown, actDown},
+	} {
+		if got := lookup(keyMsg(c.key), agents); got != c.list {
+			t.Errorf("agent list %q: action %d, want %d", c.key, got, c.list)
+		}
+		if got := lookup(keyMsg(c.key), agent); got != c.agent {
+			t.Errorf("agent detail %q: action %d, want %d", c.key, got, c.agent)
+		}
+	}
+	// Relabelling the agent list's keys leaves the execution list's alone.
+	for _, b := range shortHelp(k.listBindings(), actSwitch, actStart) {
+		if d := b.Help().Desc; d != "agents" && d != "start workflow" {
+			t.Errorf("the execution list's key %s says %q", b.Help().Key, d)
+		}
+	}
 	// Every binding has help text, so the help overlay lists it.
-	for _, b := range append(list, detail...) {
+	for _, b := range slices.Concat(list, detail, agents, agent) {
 		if b.key.Help().Key == "" || b.key.Help().Desc == "" {
 			t.Errorf("binding %v has no help", b.key.Keys())
 		}
@@ -209,11 +256,12 @@ func TestNewOptions(t *testing.T) {
 // sometimes failing, and checks every frame.
 func TestRandomKeys(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 11))
-	keys := []string{"j", "k", "g", "G", "h", "l", "enter", "esc", "tab", "shift+tab", "1", "2", "3", "4",
+	keys := []string{"j", "k", "g", "G", "h", "l", "enter", "esc", "tab", "shift+tab", "1", "2", "3", "4", "5", "a",
 		"/", "f", "K", "s", "R", "r", "n", "c", "S", "p", "P", "?", "y", "N", "x", "{", "backspace",
 		"up", "down", "left", "right", "ctrl+d", "ctrl+u", "space", "home", "end"}
 	f := sampleAPI()
 	f.execs = append(f.execs, manyExecutions(300)...)
+	f.agents = append(f.agents, manyAgents(300)...)
 	h := newHarness(t, f, 100, 30)
 	w, hgt := 100, 30
 	for i := range 5000 {

@@ -45,8 +45,33 @@ type (
 		err      error
 	}
 
+	// agentPageMsg carries one fetch of the agent list: the newest limit
+	// agents (the agent list route has no cursor).
+	agentPageMsg struct {
+		gen   int
+		limit int
+		list  client.AgentExecutionList
+		err   error
+	}
+
+	// agentMsg carries what changed in the open agent execution.
+	agentMsg struct {
+		id          string
+		agent       client.AgentExecution
+		changed     bool // entries, checkpoints and tasks were fetched too
+		entries     []client.AgentEntry
+		checkpoints []client.AgentCheckpoint
+		tasks       []client.AgentTask
+		err         error
+	}
+
 	// openDetailMsg asks the app to show an execution.
 	openDetailMsg struct{ id string }
+	// openAgentMsg asks the app to show an agent execution.
+	openAgentMsg struct{ id string }
+	// switchListMsg asks the app to switch between the executions and the
+	// agents lists.
+	switchListMsg struct{}
 	// backMsg asks the app to go back to the list.
 	backMsg struct{}
 	// openDialogMsg asks the app to show a dialog.

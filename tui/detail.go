@@ -164,20 +164,33 @@ func (m detailModel) update(msg tea.Msg) (detailModel, tea.Cmd) {
 	return m, nil
 }
 
-func (m detailModel) handle(a action) (detailModel, tea.Cmd) {
+// scroll moves a pane for a moving action; false for any other action.
+func scroll(vp *viewport.Model, a action) bool {
 	switch a {
 	case actUp:
-		m.vp.ScrollUp(1)
+		vp.ScrollUp(1)
 	case actDown:
-		m.vp.ScrollDown(1)
+		vp.ScrollDown(1)
 	case actPageUp:
-		m.vp.PageUp()
+		vp.PageUp()
 	case actPageDown:
-		m.vp.PageDown()
+		vp.PageDown()
 	case actTop:
-		m.vp.GotoTop()
+		vp.GotoTop()
 	case actBottom:
-		m.vp.GotoBottom()
+		vp.GotoBottom()
+	default:
+		return false
+	}
+	return true
+}
+
+func (m detailModel) handle(a action) (detailModel, tea.Cmd) {
+	if scroll(&m.vp, a) {
+		m.offsets[m.tab] = m.vp.YOffset
+		return m, nil
+	}
+	switch a {
 	case actPrevTab:
 		return m.switchTab((m.tab + numTabs - 1) % numTabs), nil
 	case actNextTab:
@@ -190,14 +203,14 @@ func (m detailModel) handle(a action) (detailModel, tea.Cmd) {
 		m.inFlight = false
 		return m.fetch()
 	case actStart:
-		return m, emit(openDialogMsg{newStartDialog(m.c, m.width)})
+		return m, emit(openDialogMsg{newStartDialog(m.c, false, m.width)})
 	case actCancel:
 		if m.loaded {
-			return m, emit(openDialogMsg{newCancelDialog(m.c, m.exec, m.width)})
+			return m, emit(openDialogMsg{newCancelDialog(m.c, executionSubject(m.exec), m.width)})
 		}
 	case actSignal:
 		if m.loaded {
-			return m, emit(openDialogMsg{newSignalDialog(m.c, m.exec, m.width)})
+			return m, emit(openDialogMsg{newSignalDialog(m.c, executionSubject(m.exec), m.width)})
 		}
 	case actResolve, actReject:
 		if !m.loaded {
@@ -207,11 +220,10 @@ func (m detailModel) handle(a action) (detailModel, tea.Cmd) {
 		if len(pending) == 0 {
 			return m, emit(noticeMsg{text: "This execution waits on no promise.", err: true})
 		}
-		return m, emit(openDialogMsg{newPromiseDialog(m.c, m.exec, pending, a == actReject, m.width)})
+		return m, emit(openDialogMsg{newPromiseDialog(m.c, executionSubject(m.exec), pending, a == actReject, m.width)})
 	case actQuit:
 		return m, tea.Quit
 	}
-	m.offsets[m.tab] = m.vp.YOffset
 	return m, nil
 }
 
@@ -311,30 +323,39 @@ func (m detailModel) tick() detailModel {
 }
 
 func (m detailModel) tabBar() string {
-	s := m.c.styles
-	var parts []string
+	labels := make([]string, numTabs)
 	for t := range numTabs {
-		label := fmt.Sprintf("%d %s", t+1, t)
+		labels[t] = t.String()
 		switch t {
 		case tabEvents:
-			label += fmt.Sprintf(" (%d)", len(m.events))
+			labels[t] += fmt.Sprintf(" (%d)", len(m.events))
 		case tabTasks:
-			label += fmt.Sprintf(" (%d)", len(m.tasks))
+			labels[t] += fmt.Sprintf(" (%d)", len(m.tasks))
 		}
-		if t == m.tab {
+	}
+	return tabBar(m.c.styles, labels, int(m.tab), m.loaded, m.vp, m.width)
+}
+
+// tabBar draws numbered tabs, the active one marked, and how far the pane
+// is scrolled when it scrolls.
+func tabBar(s Styles, labels []string, active int, loaded bool, vp viewport.Model, width int) string {
+	var parts []string
+	for i, l := range labels {
+		label := fmt.Sprintf("%d %s", i+1, l)
+		if i == active {
 			parts = append(parts, s.TabActive.Render("["+label+"]"))
 		} else {
 			parts = append(parts, s.Tab.Render(" "+label+" "))
 		}
 	}
 	bar := strings.Join(parts, "")
-	if m.loaded && m.vp.TotalLineCount() > m.vp.Height {
-		pos := s.Dim.Render(fmt.Sprintf("%d%%", int(m.vp.ScrollPercent()*100)))
-		if gap := m.width - lipgloss.Width(bar) - lipgloss.Width(pos); gap > 0 {
+	if loaded && vp.TotalLineCount() > vp.Height {
+		pos := s.Dim.Render(fmt.Sprintf("%d%%", int(vp.ScrollPercent()*100)))
+		if gap := width - lipgloss.Width(bar) - lipgloss.Width(pos); gap > 0 {
 			bar += strings.Repeat(" ", gap) + pos
 		}
 	}
-	return cut(bar, m.width)
+	return cut(bar, width)
 }
 
 // overview: what the header leaves out, pending promises, children, and

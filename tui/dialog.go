@@ -16,8 +16,8 @@ import (
 
 // A dialog collects what an action needs (a form), then asks for a
 // confirmation that says exactly what will happen, then runs it. Every
-// action goes through one: cancel, signal, resolve or reject a promise, and
-// start a workflow.
+// action goes through one: cancel or signal an execution or an agent,
+// resolve or reject a promise, and start a workflow or an agent.
 
 type dialogKind int
 
@@ -27,6 +27,9 @@ const (
 	dlgResolve
 	dlgReject
 	dlgStart
+	dlgCancelAgent
+	dlgSignalAgent
+	dlgStartAgent
 )
 
 // dialogField is one input of a form.
@@ -49,7 +52,7 @@ type dialogModel struct {
 	c      *common
 	kind   dialogKind
 	title  string
-	target client.Execution
+	target subject
 	width  int
 
 	fields   []dialogField
@@ -62,34 +65,52 @@ type dialogModel struct {
 	closed bool
 }
 
-func target(e client.Execution) string {
-	return shortID(e.ID) + " (" + clean(kindOf(e)) + ")"
+// subject is what a dialog acts on: a workflow execution or an agent
+// execution.
+type subject struct {
+	id, kind string
+	agent    bool
 }
+
+func executionSubject(e client.Execution) subject { return subject{id: e.ID, kind: kindOf(e)} }
+
+func agentSubject(a client.AgentExecution) subject {
+	return subject{id: a.ID, kind: a.Kind, agent: true}
+}
+
+// String names the subject as the list shows it: "7c9e6679 (greet)".
+func (s subject) String() string { return shortID(s.id) + " (" + clean(s.kind) + ")" }
 
 func newField(label, placeholder string, isJSON, required bool) dialogField {
 	return dialogField{label: label, input: newInput("› ", placeholder), json: isJSON, required: required}
 }
 
-func newCancelDialog(c *common, e client.Execution, width int) dialogModel {
-	d := dialogModel{c: c, kind: dlgCancel, title: "Cancel execution " + target(e), target: e, width: width,
+func newCancelDialog(c *common, e subject, width int) dialogModel {
+	d := dialogModel{c: c, kind: dlgCancel, title: "Cancel execution " + e.String(), target: e, width: width,
 		fields: []dialogField{newField("Reason", "optional", false, false)}}
+	if e.agent {
+		d.kind, d.title = dlgCancelAgent, "Cancel agent "+e.String()
+	}
 	return d.focusOn(0)
 }
 
-func newSignalDialog(c *common, e client.Execution, width int) dialogModel {
-	d := dialogModel{c: c, kind: dlgSignal, title: "Signal execution " + target(e), target: e, width: width,
+func newSignalDialog(c *common, e subject, width int) dialogModel {
+	d := dialogModel{c: c, kind: dlgSignal, title: "Signal execution " + e.String(), target: e, width: width,
 		fields: []dialogField{
 			newField("Name", "signal name", false, true),
 			newField("Value", "JSON value; empty sends null", true, false),
 		}}
+	if e.agent {
+		d.kind, d.title = dlgSignalAgent, "Signal agent "+e.String()
+	}
 	return d.focusOn(0)
 }
 
-func newPromiseDialog(c *common, e client.Execution, pending []promise, reject bool, width int) dialogModel {
-	d := dialogModel{c: c, kind: dlgResolve, title: "Resolve a promise of " + target(e), target: e, width: width, promises: pending,
+func newPromiseDialog(c *common, e subject, pending []promise, reject bool, width int) dialogModel {
+	d := dialogModel{c: c, kind: dlgResolve, title: "Resolve a promise of " + e.String(), target: e, width: width, promises: pending,
 		fields: []dialogField{newField("Value", "JSON value; empty resolves with null", true, false)}}
 	if reject {
-		d.kind, d.title = dlgReject, "Reject a promise of "+target(e)
+		d.kind, d.title = dlgReject, "Reject a promise of "+e.String()
 		d.fields = []dialogField{newField("Error", "the error the workflow sees", false, true)}
 	}
 	if len(pending) > 1 {
@@ -98,13 +119,18 @@ func newPromiseDialog(c *common, e client.Execution, pending []promise, reject b
 	return d.focusOn(0)
 }
 
-func newStartDialog(c *common, width int) dialogModel {
+// newStartDialog starts a workflow, or with agent an agent execution.
+func newStartDialog(c *common, agent bool, width int) dialogModel {
 	d := dialogModel{c: c, kind: dlgStart, title: "Start a workflow", width: width,
 		fields: []dialogField{
 			newField("Kind", "workflow kind", false, true),
 			newField("Queue", "default", false, false),
 			newField("Input", "JSON value; empty for none", true, false),
 		}}
+	if agent {
+		d.kind, d.title = dlgStartAgent, "Start an agent"
+		d.fields[0] = newField("Kind", "agent kind", false, true)
+	}
 	return d.focusOn(0)
 }
 
@@ -218,7 +244,7 @@ func (d dialogModel) run() tea.Cmd {
 	var value json.RawMessage
 	var p promise
 	switch d.kind {
-	case dlgSignal:
+	case dlgSignal, dlgSignalAgent:
 		if v := d.value(1); v != "" {
 			value = json.RawMessage(v)
 		}
@@ -240,27 +266,47 @@ func (d dialogModel) run() tea.Cmd {
 		msg.err = call(c.ctx, func(ctx context.Context) error {
 			switch kind {
 			case dlgCancel:
-				r, err := c.api.CancelWorkflow(ctx, e.ID, vals[0])
+				r, err := c.api.CancelWorkflow(ctx, e.id, vals[0])
 				if err == nil {
-					msg.text = fmt.Sprintf("Cancel of %s: %s", target(e), clean(r.Status))
+					msg.text = fmt.Sprintf("Cancel of %s: %s", e, clean(r.Status))
 				}
 				return err
 			case dlgSignal:
-				r, err := c.api.SignalWorkflow(ctx, e.ID, vals[0], value)
+				r, err := c.api.SignalWorkflow(ctx, e.id, vals[0], value)
 				if err == nil {
-					msg.text = fmt.Sprintf("Signal %q sent to %s (event %d)", vals[0], target(e), r.SignalEventSequence)
+					msg.text = fmt.Sprintf("Signal %q sent to %s (event %d)", vals[0], e, r.SignalEventSequence)
+				}
+				return err
+			case dlgCancelAgent:
+				r, err := c.api.CancelAgent(ctx, e.id, vals[0])
+				switch {
+				case err != nil:
+				case r.Status == "ALREADY_TERMINAL":
+					msg.text = fmt.Sprintf("Agent %s had already ended (%s)", e, clean(r.AgentStatus))
+				default:
+					msg.text = fmt.Sprintf("Cancel of agent %s: %s", e, clean(r.Status))
+				}
+				return err
+			case dlgSignalAgent:
+				r, err := c.api.SignalAgent(ctx, e.id, vals[0], value)
+				switch {
+				case err != nil:
+				case r.AgentResumed:
+					msg.text = fmt.Sprintf("Signal %q sent to agent %s; it resumed", vals[0], e)
+				default:
+					msg.text = fmt.Sprintf("Signal %q sent to agent %s; kept until the agent consumes it", vals[0], e)
 				}
 				return err
 			case dlgResolve:
 				if err := c.api.ResolvePromise(ctx, p.id, value); err != nil {
 					return err
 				}
-				msg.text = fmt.Sprintf("Promise %s of %s resolved", clean(p.name), target(e))
+				msg.text = fmt.Sprintf("Promise %s of %s resolved", clean(p.name), e)
 			case dlgReject:
 				if err := c.api.RejectPromise(ctx, p.id, vals[0]); err != nil {
 					return err
 				}
-				msg.text = fmt.Sprintf("Promise %s of %s rejected", clean(p.name), target(e))
+				msg.text = fmt.Sprintf("Promise %s of %s rejected", clean(p.name), e)
 			case dlgStart:
 				var input json.RawMessage
 				if vals[2] != "" {
@@ -271,6 +317,16 @@ func (d dialogModel) run() tea.Cmd {
 					return err
 				}
 				msg.text = fmt.Sprintf("Started %s %s", clean(vals[0]), shortID(r.WorkflowExecutionID))
+			case dlgStartAgent:
+				var input json.RawMessage
+				if vals[2] != "" {
+					input = json.RawMessage(vals[2])
+				}
+				a, err := c.api.StartAgent(ctx, client.StartAgentRequest{Kind: vals[0], Queue: vals[1], Input: input})
+				if err != nil {
+					return err
+				}
+				msg.text = fmt.Sprintf("Started agent %s %s", clean(vals[0]), shortID(a.ID))
 			}
 			return nil
 		})
@@ -281,18 +337,25 @@ func (d dialogModel) run() tea.Cmd {
 // confirmation says what the action will do.
 func (d dialogModel) confirmation() string {
 	switch d.kind {
-	case dlgCancel:
-		s := "Cancel " + target(d.target) + "? Its running tasks and its children are cancelled too."
+	case dlgCancel, dlgCancelAgent:
+		s := "Cancel " + d.target.String() + "? Its running tasks and its children are cancelled too."
+		if d.kind == dlgCancelAgent {
+			s = "Cancel agent " + d.target.String() + "? Its tasks that have not ended are cancelled too."
+		}
 		if r := d.value(0); r != "" {
 			s += "\nReason: " + clean(r)
 		}
 		return s
-	case dlgSignal:
+	case dlgSignal, dlgSignalAgent:
 		v := d.value(1)
 		if v == "" {
 			v = "null"
 		}
-		return fmt.Sprintf("Send signal %q with value %s to %s?", d.value(0), compact(json.RawMessage(v)), target(d.target))
+		if d.kind == dlgSignalAgent {
+			return fmt.Sprintf("Send signal %q with value %s to agent %s?\nIt is kept until the agent consumes it; an agent waiting for it resumes.",
+				d.value(0), compact(json.RawMessage(v)), d.target)
+		}
+		return fmt.Sprintf("Send signal %q with value %s to %s?", d.value(0), compact(json.RawMessage(v)), d.target)
 	case dlgResolve:
 		v := d.value(0)
 		if v == "" {
@@ -301,7 +364,7 @@ func (d dialogModel) confirmation() string {
 		return fmt.Sprintf("Resolve promise %s with %s?\nThe workflow wakes up with this value.", clean(d.promises[d.choice].name), compact(json.RawMessage(v)))
 	case dlgReject:
 		return fmt.Sprintf("Reject promise %s with error %q?\nThe workflow wakes up with this error.", clean(d.promises[d.choice].name), d.value(0))
-	case dlgStart:
+	case dlgStart, dlgStartAgent:
 		q := d.value(1)
 		if q == "" {
 			q = "default"
@@ -312,7 +375,11 @@ func (d dialogModel) confirmation() string {
 		} else {
 			in = "input " + compact(json.RawMessage(in))
 		}
-		return fmt.Sprintf("Start a %s workflow on queue %s with %s?", clean(d.value(0)), clean(q), in)
+		what := "workflow"
+		if d.kind == dlgStartAgent {
+			what = "agent"
+		}
+		return fmt.Sprintf("Start a %s %s on queue %s with %s?", clean(d.value(0)), what, clean(q), in)
 	}
 	return ""
 }

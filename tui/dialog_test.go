@@ -202,7 +202,7 @@ func TestDialogServerError(t *testing.T) {
 		t.Fatalf("the retry did not go through: %v", h.api.cancels)
 	}
 	// Keys typed while the request runs are ignored.
-	d := newCancelDialog(h.m.c, client.Execution{ID: "x"}, 100)
+	d := newCancelDialog(h.m.c, subject{id: "x"}, 100)
 	d.stage = stageRunning
 	d2, cmd := d.update(keyMsg("esc"))
 	if cmd != nil || d2.closed || !strings.Contains(d2.View(), "Working…") {

@@ -29,6 +29,18 @@ type fakeAPI struct {
 	children map[string][]client.Child
 	err      error // when set, every call fails with it
 
+	agents      []client.AgentExecution // any order; listed newest first
+	entries     map[string][]client.AgentEntry
+	checkpoints map[string][]client.AgentCheckpoint
+	agentTasks  map[string][]client.AgentTask
+
+	agentLists   []client.ListAgentsOptions
+	agentGets    []string
+	entriesN     int      // AgentEntries calls
+	agentCancels []string // "id|reason"
+	agentSignals []string // "id|name|value"
+	agentStarts  []client.StartAgentRequest
+
 	lists    []client.ListWorkflowsOptions
 	gets     []string
 	eventsN  int      // WorkflowEvents calls
@@ -42,7 +54,8 @@ type fakeAPI struct {
 var _ API = (*fakeAPI)(nil)
 
 func newFakeAPI(execs ...client.Execution) *fakeAPI {
-	return &fakeAPI{execs: execs, events: map[string][]client.Event{}, tasks: map[string][]client.Task{}, children: map[string][]client.Child{}}
+	return &fakeAPI{execs: execs, events: map[string][]client.Event{}, tasks: map[string][]client.Task{}, children: map[string][]client.Child{},
+		entries: map[string][]client.AgentEntry{}, checkpoints: map[string][]client.AgentCheckpoint{}, agentTasks: map[string][]client.AgentTask{}}
 }
 
 func (f *fakeAPI) fail() error {
@@ -193,6 +206,130 @@ func (f *fakeAPI) RejectPromise(_ context.Context, id, message string) error {
 	defer f.mu.Unlock()
 	f.rejects = append(f.rejects, id+"|"+message)
 	return f.fail()
+}
+
+func (f *fakeAPI) ListAgents(_ context.Context, o client.ListAgentsOptions) (client.AgentExecutionList, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.agentLists = append(f.agentLists, o)
+	if err := f.fail(); err != nil {
+		return client.AgentExecutionList{}, err
+	}
+	if o.Limit <= 0 {
+		o.Limit = 50
+	}
+	if o.Limit > 500 {
+		return client.AgentExecutionList{}, &client.Error{Status: 400, Title: "Bad Request", Detail: "limit above 500"}
+	}
+	all := slices.Clone(f.agents)
+	slices.SortFunc(all, func(a, b client.AgentExecution) int {
+		return rowKey{a.CreatedAt, a.ID}.compare(rowKey{b.CreatedAt, b.ID})
+	})
+	out := client.AgentExecutionList{Items: []client.AgentExecution{}}
+	for _, a := range all {
+		if (len(o.Statuses) > 0 && !slices.Contains(o.Statuses, a.Status)) || (o.Kind != "" && a.Kind != o.Kind) {
+			continue
+		}
+		if len(out.Items) == o.Limit {
+			break
+		}
+		a.Input, a.Output, a.Metadata = nil, nil, nil // lists carry no payloads
+		out.Items = append(out.Items, a)
+	}
+	return out, nil
+}
+
+func (f *fakeAPI) findAgent(id string) (client.AgentExecution, error) {
+	for _, a := range f.agents {
+		if a.ID == id {
+			return a, nil
+		}
+	}
+	return client.AgentExecution{}, &client.Error{Status: 404, Title: "Not Found", Detail: "agent execution " + id + " not found"}
+}
+
+func (f *fakeAPI) GetAgent(_ context.Context, id string) (client.AgentExecution, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.agentGets = append(f.agentGets, id)
+	if err := f.fail(); err != nil {
+		return client.AgentExecution{}, err
+	}
+	return f.findAgent(id)
+}
+
+func (f *fakeAPI) AgentEntries(_ context.Context, id string) ([]client.AgentEntry, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.entriesN++
+	return slices.Clone(f.entries[id]), f.fail()
+}
+
+func (f *fakeAPI) AgentCheckpoints(_ context.Context, id string) ([]client.AgentCheckpoint, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.checkpoints[id]), f.fail()
+}
+
+func (f *fakeAPI) AgentTasks(_ context.Context, id string) ([]client.AgentTask, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.agentTasks[id]), f.fail()
+}
+
+func (f *fakeAPI) StartAgent(_ context.Context, r client.StartAgentRequest) (client.AgentExecution, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.agentStarts = append(f.agentStarts, r)
+	if err := f.fail(); err != nil {
+		return client.AgentExecution{}, err
+	}
+	queue := r.Queue
+	if queue == "" {
+		queue = "default"
+	}
+	a := client.AgentExecution{ID: fmt.Sprintf("a9e70000-0000-4000-8000-%012d", len(f.agentStarts)), Kind: r.Kind, Status: client.StatusPending,
+		Queue: queue, CurrentCheckpointSeq: -1, CreatedAt: fixedNow, UpdatedAt: fixedNow, Input: r.Input}
+	f.agents = append(f.agents, a)
+	return a, nil
+}
+
+func (f *fakeAPI) CancelAgent(_ context.Context, id, reason string) (client.AgentCancellation, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.agentCancels = append(f.agentCancels, id+"|"+reason)
+	if err := f.fail(); err != nil {
+		return client.AgentCancellation{}, err
+	}
+	for i := range f.agents {
+		if a := &f.agents[i]; a.ID == id {
+			if client.Terminal(a.Status) {
+				return client.AgentCancellation{AgentExecutionID: id, Status: "ALREADY_TERMINAL", AgentStatus: a.Status}, nil
+			}
+			a.Status, a.CompletedAt, a.UpdatedAt, a.WaitingFor, a.WaitReason = client.StatusCancelled, ptr(fixedNow), fixedNow, nil, nil
+			return client.AgentCancellation{AgentExecutionID: id, Status: "CANCELLED", AgentStatus: client.StatusCancelled}, nil
+		}
+	}
+	_, err := f.findAgent(id)
+	return client.AgentCancellation{}, err
+}
+
+func (f *fakeAPI) SignalAgent(_ context.Context, id, name string, value json.RawMessage) (client.AgentSignalled, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.agentSignals = append(f.agentSignals, id+"|"+name+"|"+string(value))
+	if err := f.fail(); err != nil {
+		return client.AgentSignalled{}, err
+	}
+	a, err := f.findAgent(id)
+	if err != nil {
+		return client.AgentSignalled{}, err
+	}
+	if client.Terminal(a.Status) {
+		return client.AgentSignalled{}, &client.Error{Status: 409, Title: "Conflict", Detail: "agent execution " + id + " has already ended; the signal was not delivered"}
+	}
+	resumed := a.Status == client.StatusWaiting && a.WaitingFor != nil && *a.WaitingFor == "signal"
+	return client.AgentSignalled{Signaled: true, AgentResumed: resumed, SignalID: "5e6a1000-0000-4000-8000-000000000001"}, nil
 }
 
 // ---- driving the model ----
@@ -396,10 +533,80 @@ func sampleAPI() *fakeAPI {
 			Attempts: []client.TaskAttempt{{Attempt: 1, WorkerID: "w-77b01e3d", Status: client.StatusRunning, StartedAt: s(21 * time.Second)}}},
 	}
 	f.children[idOrder] = []client.Child{{ChildWorkflowExecutionID: idCharge, Execution: f.execs[2]}}
+	addSampleAgents(f)
 	f.events[idApprove] = []client.Event{
 		event(1, at(-3*time.Minute), "WORKFLOW_STARTED", `{"workflowKind":"expense-approval","queue":"default","input":null}`),
 		event(2, at(-3*time.Minute+time.Second), "PROMISE_CREATED", `{"promiseId":"p-1","promiseName":"finance"}`),
 		event(3, at(-3*time.Minute+2*time.Second), "PROMISE_CREATED", `{"promiseId":"p-2","promiseName":"legal"}`),
 	}
 	return f
+}
+
+// Ids of the sample agents.
+const (
+	idResearch  = "1a2b3c4d-5e6f-4a70-8b9c-0d1e2f3a4b5c"
+	idSupport   = "5b6c7d8e-9f0a-4b1c-8d2e-3f4a5b6c7d8e"
+	idWriter    = "2c3d4e5f-6a7b-4c8d-9e0f-1a2b3c4d5e6f"
+	idTranslate = "e1f2a3b4-c5d6-4e7f-8091-a2b3c4d5e6f7"
+	idPlanner   = "9d8c7b6a-5f4e-4d3c-8b2a-190817263544"
+	idDigest    = "b0c1d2e3-f4a5-4b6c-8d7e-8f9a0b1c2d3e"
+
+	entrySystem    = "e0000001-0000-4000-8000-000000000001"
+	entryQuestion  = "e0000002-0000-4000-8000-000000000002"
+	entryThinking  = "e0000003-0000-4000-8000-000000000003"
+	entryTool      = "e0000004-0000-4000-8000-000000000004"
+	entryAnswer    = "e0000005-0000-4000-8000-000000000005"
+	taskLookup     = "3e9f0a1b-2c3d-5e4f-8a5b-6c7d8e9f0a1b"
+	taskFetch      = "8c7d6e5f-4a3b-5c2d-9e1f-0a9b8c7d6e5f"
+	taskSummarise  = "d4c3b2a1-f0e9-5d8c-a7b6-c5d4e3f2a1b0"
+	checkpointOne  = "c0000001-0000-4000-8000-000000000001"
+	checkpointTwo  = "c0000002-0000-4000-8000-000000000002"
+	sampleAnswer   = "Tides are the rise and fall of sea levels, caused by the Moon's and the Sun's gravity and the Earth's rotation. Most coasts see two high and two low tides a day; spring tides, at new and full moon, are the largest."
+	researchPrompt = "You are a careful research assistant. Cite your sources."
+)
+
+// addSampleAgents gives the sample tenant one agent execution of each
+// status; the researcher has a conversation, checkpoints and tasks and
+// waits for a signal.
+func addSampleAgents(f *fakeAPI) {
+	r := at(-90 * time.Second)
+	s := func(d time.Duration) time.Time { return r.Add(d) }
+	f.agents = []client.AgentExecution{
+		{ID: idPlanner, Kind: "trip-planner", Status: client.StatusPending, Queue: "nobody", CurrentCheckpointSeq: -1, CreatedAt: at(-3 * time.Second), UpdatedAt: at(-3 * time.Second)},
+		{ID: idSupport, Kind: "support-bot", Status: client.StatusRunning, Queue: "default", CurrentCheckpointSeq: 0, CreatedAt: at(-30 * time.Second),
+			StartedAt: ptr(at(-29 * time.Second)), UpdatedAt: at(-29 * time.Second), Input: json.RawMessage(`{"ticket":812}`)},
+		{ID: idResearch, Kind: "researcher", Status: client.StatusWaiting, Queue: "agents", CurrentCheckpointSeq: 2, CreatedAt: r,
+			StartedAt: ptr(s(100 * time.Millisecond)), UpdatedAt: s(21 * time.Second), WaitingFor: ptr("signal"), WaitReason: ptr("waiting for followUp"),
+			Input: json.RawMessage(`{"topic":"tides","depth":"overview"}`), Metadata: json.RawMessage(`{"team":"oceans"}`)},
+		{ID: idWriter, Kind: "writer", Status: client.StatusCompleted, Queue: "default", CurrentCheckpointSeq: 1, CreatedAt: at(-20 * time.Minute),
+			StartedAt: ptr(at(-20 * time.Minute)), UpdatedAt: at(-18 * time.Minute), CompletedAt: ptr(at(-18 * time.Minute)),
+			Input: json.RawMessage(`{"brief":"launch post"}`), Output: json.RawMessage(`{"words":640}`)},
+		{ID: idTranslate, Kind: "translator", Status: client.StatusFailed, Queue: "default", CurrentCheckpointSeq: -1, CreatedAt: at(-time.Hour),
+			StartedAt: ptr(at(-time.Hour)), UpdatedAt: at(-59 * time.Minute), CompletedAt: ptr(at(-59 * time.Minute)),
+			Error: ptr("model quota exceeded"), FailureType: ptr("TRANSIENT_ERROR")},
+		{ID: idDigest, Kind: "news-digest", Status: client.StatusCancelled, Queue: "reports", CurrentCheckpointSeq: -1, CreatedAt: at(-26 * time.Hour),
+			StartedAt: ptr(at(-26 * time.Hour)), UpdatedAt: at(-26*time.Hour + time.Minute), CompletedAt: ptr(at(-26*time.Hour + time.Minute))},
+	}
+	entry := func(id, role, turn string, d time.Duration, content string) client.AgentEntry {
+		return client.AgentEntry{ID: id, EntryType: "message", Role: ptr(role), TurnID: ptr(turn), Content: json.RawMessage(content), CreatedAt: s(d)}
+	}
+	f.entries[idResearch] = []client.AgentEntry{
+		entry(entrySystem, "system", "1", 200*time.Millisecond, `{"text":"`+researchPrompt+`"}`),
+		entry(entryQuestion, "user", "1", 300*time.Millisecond, `{"text":"Tell me about tides"}`),
+		entry(entryThinking, "assistant", "1", 2100*time.Millisecond, `{"text":"Let me look that up."}`),
+		entry(entryTool, "tool_result", "1", 14*time.Second, `{"tool":"lookup","hits":3,"source":"noaa.gov"}`),
+		entry(entryAnswer, "assistant", "1", 20*time.Second, `{"text":"`+sampleAnswer+`"}`),
+	}
+	f.checkpoints[idResearch] = []client.AgentCheckpoint{
+		{ID: checkpointOne, AgentExecutionID: idResearch, Sequence: 1, LeafEntryID: ptr(entryThinking), CreatedAt: s(2200 * time.Millisecond)},
+		{ID: checkpointTwo, AgentExecutionID: idResearch, Sequence: 2, LeafEntryID: ptr(entryAnswer), CreatedAt: s(20500 * time.Millisecond)},
+	}
+	f.agentTasks[idResearch] = []client.AgentTask{
+		{ID: taskLookup, AgentExecutionID: idResearch, Kind: "lookup", Status: client.StatusCompleted, Queue: "agents", ExecutionCount: 2, MaxRetries: 3,
+			CreatedAt: s(2300 * time.Millisecond), CompletedAt: ptr(s(14 * time.Second))},
+		{ID: taskFetch, AgentExecutionID: idResearch, Kind: "fetch-page", Status: client.StatusFailed, Queue: "agents", ExecutionCount: 4, MaxRetries: 3,
+			CreatedAt: s(3 * time.Second), CompletedAt: ptr(s(12 * time.Second)), Error: ptr("HTTP 503 from example.org")},
+		{ID: taskSummarise, AgentExecutionID: idResearch, Kind: "summarise", Status: client.StatusRunning, Queue: "agents", ExecutionCount: 1, MaxRetries: 3,
+			TimeoutMs: ptr(int64(120000)), CreatedAt: s(20400 * time.Millisecond)},
+	}
 }

@@ -26,6 +26,8 @@ const (
 	actTab2
 	actTab3
 	actTab4
+	actTab5
+	actSwitch
 	actSearch
 	actStatusFilter
 	actKindFilter
@@ -46,7 +48,8 @@ type KeyMap struct {
 	Up, Down, PageUp, PageDown, Top, Bottom key.Binding
 	Open, Back                              key.Binding
 	PrevTab, NextTab                        key.Binding
-	Tab1, Tab2, Tab3, Tab4                  key.Binding
+	Tab1, Tab2, Tab3, Tab4, Tab5            key.Binding
+	SwitchList                              key.Binding
 	Search, StatusFilter, KindFilter        key.Binding
 	Sort, Reverse, Refresh                  key.Binding
 	Start, Cancel, Signal, Resolve, Reject  key.Binding
@@ -76,6 +79,8 @@ func DefaultKeyMap() KeyMap {
 		Tab2:         b([]string{"2"}, "2", "events"),
 		Tab3:         b([]string{"3"}, "3", "tasks"),
 		Tab4:         b([]string{"4"}, "4", "timeline"),
+		Tab5:         b([]string{"5"}, "5", "timeline"),
+		SwitchList:   b([]string{"a", "tab"}, "a/tab", "agents"),
 		Search:       b([]string{"/"}, "/", "search"),
 		StatusFilter: b([]string{"f"}, "f", "status filter"),
 		KindFilter:   b([]string{"K"}, "K", "kind filter"),
@@ -124,9 +129,25 @@ func (k KeyMap) listBindings() []binding {
 		{k.Top, actTop}, {k.Bottom, actBottom}, {k.Open, actOpen},
 		{k.Search, actSearch}, {k.StatusFilter, actStatusFilter}, {k.KindFilter, actKindFilter},
 		{k.Sort, actSort}, {k.Reverse, actReverse}, {k.Refresh, actRefresh}, {clearFilters(k.Back), actBack},
+		{k.SwitchList, actSwitch},
 		{k.Start, actStart}, {k.Cancel, actCancel}, {k.Signal, actSignal},
 		{k.Help, actHelp}, {k.Quit, actQuit},
 	}
+}
+
+// agentListBindings are the keys of the agent list: the list's, where n
+// starts an agent and a/tab goes back to the executions.
+func (k KeyMap) agentListBindings() []binding {
+	table := k.listBindings()
+	for i, b := range table {
+		switch b.act {
+		case actSwitch:
+			table[i].key = withHelp(b.key, b.key.Help().Key, "executions")
+		case actStart:
+			table[i].key = withHelp(b.key, b.key.Help().Key, "start agent")
+		}
+	}
+	return table
 }
 
 // detailBindings are the keys of the detail view, in help order.
@@ -139,6 +160,21 @@ func (k KeyMap) detailBindings() []binding {
 		{k.Back, actBack}, {k.Refresh, actRefresh},
 		{k.Start, actStart}, {k.Cancel, actCancel}, {k.Signal, actSignal},
 		{k.Resolve, actResolve}, {k.Reject, actReject},
+		{k.Help, actHelp}, {k.Quit, actQuit},
+	}
+}
+
+// agentDetailBindings are the keys of an agent execution's detail view, in
+// help order.
+func (k KeyMap) agentDetailBindings() []binding {
+	return []binding{
+		{k.Up, actUp}, {k.Down, actDown}, {k.PageUp, actPageUp}, {k.PageDown, actPageDown},
+		{k.Top, actTop}, {k.Bottom, actBottom},
+		{k.PrevTab, actPrevTab}, {k.NextTab, actNextTab},
+		{k.Tab1, actTab1}, {withHelp(k.Tab2, "2", "conversation"), actTab2}, {withHelp(k.Tab3, "3", "checkpoints"), actTab3},
+		{withHelp(k.Tab4, "4", "tasks"), actTab4}, {k.Tab5, actTab5},
+		{k.Back, actBack}, {k.Refresh, actRefresh},
+		{withHelp(k.Start, "n", "start agent"), actStart}, {k.Cancel, actCancel}, {k.Signal, actSignal},
 		{k.Help, actHelp}, {k.Quit, actQuit},
 	}
 }

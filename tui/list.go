@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/bubbles/textinput"
@@ -71,14 +72,18 @@ const (
 	promptKind
 )
 
-// listModel is the list view: the tenant's executions, live.
+// listModel is a list view: the tenant's workflow executions, or its agent
+// executions (agents set), live. Both show the same columns and share
+// search, sort, filters and moving; they differ in how rows are fetched.
 type listModel struct {
 	c             *common
 	width, height int
+	agents        bool
 
-	rows  rowStore
-	gen   int // bumped when the server-side filters change; older answers are dropped
-	stat  int // index into statusFilters
+	rows  rowStore  // executions
+	agent agentRows // agents
+	gen   int       // bumped when the server-side filters change; older answers are dropped
+	stat  int       // index into statusFilters
 	kind  string
 	query string // search over the loaded rows' id and kind
 	sort  sortColumn
@@ -99,6 +104,75 @@ func newListModel(c *common) listModel {
 	return listModel{c: c, rows: newRowStore()}
 }
 
+func newAgentListModel(c *common) listModel {
+	return listModel{c: c, agents: true, rows: newRowStore()}
+}
+
+// agentRows are the loaded agents: the newest limit of them, read again
+// whole on every refresh (the agent list route has no cursor, and at most
+// maxPage rows).
+type agentRows struct {
+	rows   []client.AgentExecution
+	limit  int // rows asked for by the next refresh
+	asked  int // rows asked for by the last answer
+	loaded bool
+}
+
+// summary is what a list row shows of an execution or an agent.
+type summary struct {
+	id, kind, status, queue string
+	created                 time.Time
+	ended                   *time.Time
+}
+
+func (m listModel) size() int {
+	if m.agents {
+		return len(m.agent.rows)
+	}
+	return len(m.rows.rows)
+}
+
+// at is loaded row i.
+func (m listModel) at(i int) summary {
+	if m.agents {
+		a := &m.agent.rows[i]
+		return summary{a.ID, a.Kind, a.Status, a.Queue, a.CreatedAt, a.CompletedAt}
+	}
+	e := &m.rows.rows[i]
+	return summary{e.ID, kindOf(*e), e.Status, e.Queue, e.CreatedAt, e.CompletedAt}
+}
+
+// isLoaded reports whether a first answer arrived.
+func (m listModel) isLoaded() bool {
+	if m.agents {
+		return m.agent.loaded
+	}
+	return m.rows.loaded
+}
+
+// complete reports whether the loaded rows are the whole list.
+func (m listModel) complete() bool {
+	if m.agents {
+		return len(m.agent.rows) < m.agent.asked
+	}
+	return m.rows.done
+}
+
+// noun names what the list shows.
+func (m listModel) noun() string {
+	if m.agents {
+		return "agents"
+	}
+	return "executions"
+}
+
+func (m listModel) bindings() []binding {
+	if m.agents {
+		return m.c.keys.agentListBindings()
+	}
+	return m.c.keys.listBindings()
+}
+
 // bodyRows is how many rows fit under the filter bar and the column header.
 func (m listModel) bodyRows() int { return max(1, m.height-2) }
 
@@ -111,12 +185,12 @@ func (m listModel) setSize(w, h int) listModel {
 // capturing reports whether keys go to the text prompt.
 func (m listModel) capturing() bool { return m.prompt != promptNone }
 
-// current is the selected execution.
-func (m listModel) current() (client.Execution, bool) {
+// current is the selected row.
+func (m listModel) current() (summary, bool) {
 	if m.cursor < 0 || m.cursor >= len(m.view) {
-		return client.Execution{}, false
+		return summary{}, false
 	}
-	return m.rows.rows[m.view[m.cursor]], true
+	return m.at(m.view[m.cursor]), true
 }
 
 // ---- fetching ----
@@ -146,11 +220,32 @@ func (m listModel) fetch(more bool, reqs ...pageRequest) tea.Cmd {
 	}
 }
 
+// fetchAgents reads the newest limit agents under the filters.
+func (m listModel) fetchAgents(limit int) tea.Cmd {
+	c, gen := m.c, m.gen
+	o := client.ListAgentsOptions{Statuses: statusFilters[m.stat].statuses, Kind: m.kind, Limit: limit}
+	return func() tea.Msg {
+		msg := agentPageMsg{gen: gen, limit: limit}
+		msg.err = call(c.ctx, func(ctx context.Context) (err error) {
+			msg.list, err = c.api.ListAgents(ctx, o)
+			return err
+		})
+		return msg
+	}
+}
+
 // refresh re-reads the top of the list and the rows on screen, unless a
-// refresh is already on its way.
+// refresh is already on its way. The agent list reads its newest rows
+// again, as many as were loaded (one request, at most maxPage rows).
 func (m listModel) refresh() (listModel, tea.Cmd) {
 	if m.refreshing {
 		return m, nil
+	}
+	if m.agents {
+		m.agent.limit = min(maxPage, max(m.agent.limit, headRows, m.bodyRows()))
+		m.refreshing = true
+		m.loadingMore = m.agent.limit > m.agent.asked && m.agent.loaded
+		return m, m.fetchAgents(m.agent.limit)
 	}
 	lo, hi := -1, -1
 	for v := m.offset; v < min(len(m.view), m.offset+m.bodyRows()); v++ {
@@ -177,6 +272,15 @@ func (m listModel) loadMore() (listModel, tea.Cmd) {
 	if m.loadingMore || m.cursor < len(m.view)-m.bodyRows()-1 {
 		return m, nil
 	}
+	if m.agents {
+		// The next read asks for a page more; one request is in flight at a
+		// time, so answers arrive with growing limits.
+		if !m.agent.loaded || m.complete() || m.agent.limit >= maxPage {
+			return m, nil
+		}
+		m.agent.limit = min(maxPage, len(m.agent.rows)+morePage)
+		return m.refresh()
+	}
 	req, ok := m.rows.moreRequest(morePage)
 	if !ok || req.after == nil {
 		return m, nil
@@ -188,10 +292,22 @@ func (m listModel) loadMore() (listModel, tea.Cmd) {
 // restart drops the rows and loads them again under new server-side filters.
 func (m listModel) restart() (listModel, tea.Cmd) {
 	m.gen++
-	m.rows = newRowStore()
+	m.rows, m.agent = newRowStore(), agentRows{}
 	m.view, m.cursor, m.offset, m.selected = nil, 0, 0, ""
 	m.refreshing, m.loadingMore = false, false
 	return m.refresh()
+}
+
+func (m listModel) loadedAgents(msg agentPageMsg) listModel {
+	if msg.gen != m.gen || !m.agents {
+		return m
+	}
+	m.refreshing, m.loadingMore = false, false
+	if msg.err != nil {
+		return m
+	}
+	m.agent.rows, m.agent.asked, m.agent.loaded = msg.list.Items, msg.limit, true
+	return m.rebuild()
 }
 
 func (m listModel) loaded(msg listPageMsg) listModel {
@@ -218,27 +334,26 @@ func (m listModel) loaded(msg listPageMsg) listModel {
 // selection on the same execution.
 func (m listModel) rebuild() listModel {
 	q := strings.ToLower(m.query)
-	rows := m.rows.rows
 	view := m.view[:0:0]
-	for i := range rows {
-		if q == "" || strings.Contains(strings.ToLower(rows[i].ID), q) || strings.Contains(strings.ToLower(kindOf(rows[i])), q) {
+	for i := range m.size() {
+		if r := m.at(i); q == "" || strings.Contains(strings.ToLower(r.id), q) || strings.Contains(strings.ToLower(r.kind), q) {
 			view = append(view, i)
 		}
 	}
 	if m.sort != sortNewest || m.rev {
 		now := m.c.now()
 		order := func(a, b int) int {
-			x, y := &rows[a], &rows[b]
+			x, y := m.at(a), m.at(b)
 			var c int
 			switch m.sort {
 			case sortKind:
-				c = strings.Compare(kindOf(*x), kindOf(*y))
+				c = strings.Compare(x.kind, y.kind)
 			case sortStatus:
-				c = statusRank[x.Status] - statusRank[y.Status]
+				c = statusRank[x.status] - statusRank[y.status]
 			case sortQueue:
-				c = strings.Compare(x.Queue, y.Queue)
+				c = strings.Compare(x.queue, y.queue)
 			case sortDuration: // longest first
-				c = -cmp.Compare(elapsed(x.CreatedAt, x.CompletedAt, now), elapsed(y.CreatedAt, y.CompletedAt, now))
+				c = -cmp.Compare(elapsed(x.created, x.ended, now), elapsed(y.created, y.ended, now))
 			}
 			if c == 0 {
 				c = a - b
@@ -253,7 +368,7 @@ func (m listModel) rebuild() listModel {
 	m.view = view
 	if m.selected != "" {
 		for v, i := range view {
-			if rows[i].ID == m.selected {
+			if m.at(i).id == m.selected {
 				m.cursor = v
 				break
 			}
@@ -262,8 +377,8 @@ func (m listModel) rebuild() listModel {
 	return m.clamp()
 }
 
-// clamp keeps the cursor on a row and on screen, and remembers which
-// execution it is on.
+// clamp keeps the cursor on a row and on screen, and remembers which one
+// it is on.
 func (m listModel) clamp() listModel {
 	n, h := len(m.view), m.bodyRows()
 	m.cursor = max(0, min(m.cursor, n-1))
@@ -274,8 +389,8 @@ func (m listModel) clamp() listModel {
 		m.offset = m.cursor - h + 1
 	}
 	m.offset = max(0, min(m.offset, n-h))
-	if e, ok := m.current(); ok {
-		m.selected = e.ID
+	if r, ok := m.current(); ok {
+		m.selected = r.id
 	}
 	return m
 }
@@ -293,11 +408,13 @@ func (m listModel) update(msg tea.Msg) (listModel, tea.Cmd) {
 	switch msg := msg.(type) {
 	case listPageMsg:
 		return m.loaded(msg), nil
+	case agentPageMsg:
+		return m.loadedAgents(msg), nil
 	case tea.KeyMsg:
 		if m.prompt != promptNone {
 			return m.updatePrompt(msg)
 		}
-		return m.handle(lookup(msg, m.c.keys.listBindings()))
+		return m.handle(lookup(msg, m.bindings()))
 	}
 	return m, nil
 }
@@ -319,10 +436,16 @@ func (m listModel) handle(a action) (listModel, tea.Cmd) {
 	case actBottom:
 		m.cursor = len(m.view) - 1
 	case actOpen:
-		if e, ok := m.current(); ok {
-			return m, emit(openDetailMsg{id: e.ID})
+		r, ok := m.current()
+		switch {
+		case !ok:
+			return m, nil
+		case m.agents:
+			return m, emit(openAgentMsg{id: r.id})
 		}
-		return m, nil
+		return m, emit(openDetailMsg{id: r.id})
+	case actSwitch:
+		return m, emit(switchListMsg{})
 	case actSearch:
 		m.prompt = promptSearch
 		m.input = newInput("/ ", "id or kind")
@@ -362,16 +485,17 @@ func (m listModel) handle(a action) (listModel, tea.Cmd) {
 		m.refreshing = false // a stuck refresh must not block a manual one
 		return m.refresh()
 	case actStart:
-		return m, emit(openDialogMsg{newStartDialog(m.c, m.width)})
+		return m, emit(openDialogMsg{newStartDialog(m.c, m.agents, m.width)})
 	case actCancel, actSignal:
-		e, ok := m.current()
+		r, ok := m.current()
 		if !ok {
 			return m, nil
 		}
+		target := subject{id: r.id, kind: r.kind, agent: m.agents}
 		if a == actCancel {
-			return m, emit(openDialogMsg{newCancelDialog(m.c, e, m.width)})
+			return m, emit(openDialogMsg{newCancelDialog(m.c, target, m.width)})
 		}
-		return m, emit(openDialogMsg{newSignalDialog(m.c, e, m.width)})
+		return m, emit(openDialogMsg{newSignalDialog(m.c, target, m.width)})
 	case actQuit:
 		return m, tea.Quit
 	default:
@@ -422,8 +546,8 @@ func (m listModel) updatePrompt(msg tea.KeyMsg) (listModel, tea.Cmd) {
 func (m listModel) kinds() []string {
 	seen := map[string]bool{}
 	var out []string
-	for i := range m.rows.rows {
-		if k := kindOf(m.rows.rows[i]); k != "" && !seen[k] && len(out) < 500 {
+	for i := range m.size() {
+		if k := m.at(i).kind; k != "" && !seen[k] && len(out) < 500 {
 			seen[k] = true
 			out = append(out, k)
 		}
@@ -457,18 +581,18 @@ func (m listModel) View() string {
 	b.WriteString(s.ColHeader.Render(cut(row("ID", "KIND", "STATUS", "QUEUE", "STARTED", "DURATION"), m.width)))
 	h := m.bodyRows()
 	switch {
-	case !m.rows.loaded:
-		b.WriteString("\n" + s.Dim.Render("Loading executions…"))
+	case !m.isLoaded():
+		b.WriteString("\n" + s.Dim.Render("Loading "+m.noun()+"…"))
 	case len(m.view) == 0 && (m.query != "" || m.kind != "" || m.stat != 0):
-		b.WriteString("\n" + s.Dim.Render("No executions match. Esc clears the search and filters."))
+		b.WriteString("\n" + s.Dim.Render("No "+m.noun()+" match. Esc clears the search and filters."))
 	case len(m.view) == 0:
-		b.WriteString("\n" + s.Dim.Render("No executions yet. Press n to start one."))
+		b.WriteString("\n" + s.Dim.Render("No "+m.noun()+" yet. Press n to start one."))
 	}
 	now := m.c.now()
 	for v := m.offset; v < min(len(m.view), m.offset+h); v++ {
-		e := m.rows.rows[m.view[v]]
-		line := row(shortID(e.ID), clean(kindOf(e)), s.status(e.Status), clean(e.Queue),
-			fmtClock(e.CreatedAt, now), fmtDuration(elapsed(e.CreatedAt, e.CompletedAt, now)))
+		e := m.at(m.view[v])
+		line := row(shortID(e.id), clean(e.kind), s.status(e.status), clean(e.queue),
+			fmtClock(e.created, now), fmtDuration(elapsed(e.created, e.ended, now)))
 		line = cut(line, m.width)
 		if v == m.cursor {
 			line = s.Selected.Render(fit("▸ "+ansi.Strip(line)[2:], m.width))
@@ -503,11 +627,15 @@ func (m listModel) filterBar() string {
 		parts = append(parts, s.Label.Render("search ")+clean(m.query))
 	}
 	left := strings.Join(parts, "  ")
-	count := fmt.Sprintf("%d loaded", len(m.rows.rows))
-	if len(m.view) != len(m.rows.rows) {
-		count = fmt.Sprintf("%d of %d loaded", len(m.view), len(m.rows.rows))
+	count := fmt.Sprintf("%d loaded", m.size())
+	if len(m.view) != m.size() {
+		count = fmt.Sprintf("%d of %d loaded", len(m.view), m.size())
 	}
-	if !m.rows.done && m.rows.loaded {
+	switch {
+	case !m.isLoaded() || m.complete():
+	case m.agents && m.agent.asked >= maxPage:
+		count += ", the newest only"
+	default:
 		count += ", more below"
 	}
 	if m.loadingMore {

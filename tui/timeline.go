@@ -37,10 +37,11 @@ type span struct {
 
 // lane is one row of the timeline.
 type lane struct {
-	what  string // workflow, task, timer, child, promise, wait
-	label string
-	spans []span
-	due   time.Time // an open timer's fire time
+	what     string // workflow, agent, task, timer, child, promise, wait; entry and checkpoint lanes hold instants
+	label    string
+	spans    []span
+	due      time.Time // an open timer's fire time
+	instants bool      // the spans are moments (entries, checkpoints): no duration
 }
 
 // buildTimeline turns a history into lanes, in the order they started; the
@@ -180,15 +181,21 @@ var tickSteps = []time.Duration{
 	time.Hour, 2 * time.Hour, 6 * time.Hour, 12 * time.Hour, 24 * time.Hour, 7 * 24 * time.Hour,
 }
 
-// timelineLines draws the lanes: a label column, bars scaled to the
-// execution's life (to now while it runs), and each lane's duration.
+// timelineLines draws an execution's lanes, scaled to its life (to now
+// while it runs).
 func timelineLines(s Styles, exec client.Execution, events []client.Event, now time.Time, width int) []string {
-	lanes := buildTimeline(exec, events)
-	from := lanes[0].spans[0].start
 	to := now
 	if exec.CompletedAt != nil {
 		to = *exec.CompletedAt
 	}
+	return drawTimeline(s, buildTimeline(exec, events), to, now, width,
+		s.Dim.Render("█ done  ▓ running  ")+s.Error.Render("█")+s.Dim.Render(" failed  ░ cancelled  ▒ suspended  · timer due"))
+}
+
+// drawTimeline draws lanes: a label column, bars on one axis from the first
+// lane's start to to, each lane's duration (or note), and the legend.
+func drawTimeline(s Styles, lanes []lane, to, now time.Time, width int, legend string) []string {
+	from := lanes[0].spans[0].start
 	for _, l := range lanes { // an open timer due later stretches the axis
 		if !l.due.IsZero() && l.spans[0].end.IsZero() && l.due.After(to) {
 			to = l.due
@@ -241,7 +248,7 @@ func timelineLines(s Styles, exec client.Execution, events []client.Event, now t
 				end = now
 			}
 			dur += end.Sub(sp.start)
-			a, b := col(sp.start), col(end)
+			a, b := min(col(sp.start), barW-1), col(end)
 			if b <= a {
 				b = a + 1
 			}
@@ -256,16 +263,23 @@ func timelineLines(s Styles, exec client.Execution, events []client.Event, now t
 				}
 			}
 		}
-		line := fit(l.label, labelW) + " " + strings.Join(bar, "") + " " + s.Dim.Render(fmtDuration(dur))
+		line := fit(l.label, labelW) + " " + strings.Join(bar, "")
+		if !l.instants {
+			line += " " + s.Dim.Render(fmtDuration(dur))
+		}
 		out = append(out, line)
 	}
-	out = append(out, "", s.Dim.Render("█ done  ▓ running  ")+s.Error.Render("█")+s.Dim.Render(" failed  ░ cancelled  ▒ suspended  · timer due"))
-	return out
+	return append(out, "", legend)
 }
 
 func spanGlyph(what string, st spanState) (string, lipgloss.TerminalColor) {
-	if what == "wait" {
+	switch what {
+	case "wait":
 		return "▒", colorCyan
+	case "entry":
+		return "•", colorBlue
+	case "checkpoint":
+		return "◆", colorMagenta
 	}
 	switch st {
 	case spanDone:
