@@ -1298,3 +1298,39 @@ func TestAgentListsArePaged(t *testing.T) {
 	_, err := w.ad.GetAgentTaskResults(ctxT(t), &flovynv1.GetAgentTaskResultsRequest{AgentExecutionId: info.Id, TaskExecutionIds: tasks})
 	wantCode(t, "GetAgentTaskResults of 120 KiB of outputs", err, codes.ResourceExhausted)
 }
+
+// Two tasks of an agent that end at once wake it: each completion sees the
+// other's once it has the agent's row, so the last one to commit finds the
+// wait satisfied. The re-check that would repair a lost wake-up is an hour
+// away here, so the agent must be PENDING as soon as both calls returned.
+func TestAgentTasksEndingTogetherWakeIt(t *testing.T) {
+	e := start(t, func(o *options) { o.engine.RecheckInterval = time.Hour })
+	q := queue(t)
+	w := e.agentWorker("pair")
+	for round := range 30 {
+		a := w.create("pair", fmt.Sprintf(`{"round":%d}`, round), q)
+		info := w.pollFor(q, a.ID.String())
+		ids := []string{
+			w.mustSchedule(info.Id, "half", `{"n":1}`, nil),
+			w.mustSchedule(info.Id, "half", `{"n":2}`, nil),
+		}
+		w.suspendTasks(info.Id, flovynv1.WaitMode_WAIT_MODE_ALL, ids...)
+		claimed := []string{w.claimTask(q).TaskExecutionId, w.claimTask(q).TaskExecutionId}
+		var wg sync.WaitGroup
+		ready := make(chan struct{})
+		for _, id := range claimed {
+			wg.Go(func() {
+				<-ready
+				if _, err := w.tasks.CompleteTask(context.Background(), &flovynv1.CompleteTaskRequest{TaskExecutionId: id, Output: []byte(`1`)}); err != nil {
+					t.Errorf("CompleteTask: %v", err)
+				}
+			})
+		}
+		close(ready)
+		wg.Wait()
+		if got := w.get(info.Id); got.Status != "PENDING" {
+			t.Fatalf("round %d: both tasks completed, the agent is %s", round, got.Status)
+		}
+		w.complete(w.pollFor(q, info.Id).Id, `"done"`)
+	}
+}

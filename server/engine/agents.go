@@ -57,6 +57,9 @@ func (e *Engine) CreateAgent(ctx context.Context, r CreateAgentRequest) (Agent, 
 		r.Input = json.RawMessage("null")
 	}
 	a := Agent{ID: uuid.New(), TenantID: r.Tenant, Kind: r.Kind, Queue: r.Queue, Input: r.Input, Metadata: r.Metadata, ParentID: r.Parent}
+	// The answer is the row as created, PENDING: a poller woken by the
+	// commit may claim it before the caller hears back.
+	var created Agent
 	err := e.change(ctx, func(tx *store.Tx, fx *effects) error {
 		if r.Parent != nil {
 			parent, err := tx.LockAgent(ctx, r.Tenant, *r.Parent)
@@ -67,16 +70,14 @@ func (e *Engine) CreateAgent(ctx context.Context, r CreateAgentRequest) (Agent, 
 				return ErrTerminal
 			}
 		}
-		if err := tx.InsertAgent(ctx, a); err != nil {
+		var err error
+		if created, err = tx.InsertAgent(ctx, a); err != nil {
 			return err
 		}
 		fx.agentRunnable(a.TenantID, a.Queue)
 		return nil
 	})
-	if err != nil {
-		return Agent{}, err
-	}
-	return e.Agent(ctx, r.Tenant, a.ID)
+	return created, err
 }
 
 // Agent returns one agent execution.
@@ -145,7 +146,17 @@ func (e *Engine) agentTaskSettled(ctx context.Context, tx *store.Tx, fx *effects
 }
 
 // wakeAgent makes a WAITING agent PENDING when what it waits for holds.
+//
+// The agent's row is locked before its wait is evaluated: two of its tasks
+// (or children) ending at once would otherwise each see the other still
+// running, as each statement sees only what had committed when it began,
+// and neither would wake the agent. Under the lock, the second to get it
+// looks after the first has committed.
 func (e *Engine) wakeAgent(ctx context.Context, tx *store.Tx, fx *effects, tenant, id uuid.UUID, trigger *uuid.UUID) error {
+	a, err := tx.LockAgent(ctx, tenant, id)
+	if err != nil || a.Status != StatusWaiting {
+		return err
+	}
 	queue, woke, err := tx.WakeAgentIfReady(ctx, tenant, id, trigger)
 	if woke {
 		fx.agentRunnable(tenant, queue)

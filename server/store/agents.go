@@ -71,15 +71,16 @@ func collectAgents(rows pgx.Rows, err error) ([]Agent, error) {
 }
 
 // InsertAgent creates a PENDING agent execution.
-func (t *Tx) InsertAgent(ctx context.Context, a Agent) error {
-	_, err := t.tx.Exec(ctx,
+func (t *Tx) InsertAgent(ctx context.Context, a Agent) (Agent, error) {
+	created, err := scanAgent(t.tx.QueryRow(ctx,
 		`INSERT INTO agent_executions (tenant_id, id, kind, queue, status, input, metadata, parent_id)
-		 VALUES ($1, $2, $3, $4, 'PENDING', $5::json, $6::json, $7)`,
-		a.TenantID, a.ID, a.Kind, a.Queue, jsonText(a.Input), jsonText(a.Metadata), a.ParentID)
+		 VALUES ($1, $2, $3, $4, 'PENDING', $5::json, $6::json, $7)
+		 RETURNING `+agentColumns,
+		a.TenantID, a.ID, a.Kind, a.Queue, jsonText(a.Input), jsonText(a.Metadata), a.ParentID))
 	if isUniqueViolation(err) {
-		return ErrConflict
+		return Agent{}, ErrConflict
 	}
-	return err
+	return created, err
 }
 
 // Agent reads an agent execution of tenant.

@@ -171,3 +171,66 @@ func TestOverdueTaskAttempts(t *testing.T) {
 		}
 	}
 }
+
+// A lease renewal never waits for a row another transaction holds: it
+// skips that row this round (so it cannot close a cycle of locks with a
+// transaction completing the task) and renews the others.
+func TestExtendLeasesSkipsLockedRows(t *testing.T) {
+	s, ctx := open(t), context.Background()
+	tenant, err := s.CreateTenant(ctx, store.Tenant{Slug: "a", Name: "a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var held []store.Task
+	for range 2 {
+		if err := s.InTx(ctx, func(tx *store.Tx) error {
+			_, err := tx.InsertTask(ctx, store.Task{ID: uuid.New(), TenantID: tenant.ID, Kind: "k", Queue: "q"}, 0)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		task, err := s.ClaimTask(ctx, tenant.ID, "q", nil, "w", time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, task)
+	}
+	lease := func(id uuid.UUID) time.Duration {
+		t.Helper()
+		var left time.Duration
+		if err := s.Pool().QueryRow(ctx, `SELECT lease_expires_at - now() FROM tasks WHERE id = $1`, id).Scan(&left); err != nil {
+			t.Fatal(err)
+		}
+		return left
+	}
+
+	locker, err := s.Pool().Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer locker.Rollback(ctx)
+	if _, err := locker.Exec(ctx, `SELECT 1 FROM tasks WHERE id = $1 FOR UPDATE`, held[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	renewed := make(chan error, 1)
+	go func() {
+		renewed <- s.ExtendLeases(ctx, []store.WorkerRef{{Tenant: tenant.ID, ID: "w"}}, nil, time.Hour, time.Hour)
+	}()
+	select {
+	case err := <-renewed:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("ExtendLeases waited for a row another transaction holds")
+	}
+	if err := locker.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if l := lease(held[0].ID); l > time.Minute {
+		t.Fatalf("the locked task's lease was renewed (%v left)", l)
+	}
+	if l := lease(held[1].ID); l < 59*time.Minute {
+		t.Fatalf("the other task's lease was not renewed (%v left)", l)
+	}
+}

@@ -211,18 +211,32 @@ func (s *Store) ExtendLeases(ctx context.Context, workers []WorkerRef, except []
 	for i, t := range except {
 		exTenants[i], exIDs[i] = t.Tenant, t.ID
 	}
+	// A row another transaction holds is skipped, not waited for: it is
+	// being changed (completed, woken), and a renewal that waited could
+	// close a cycle with a transaction that locks a task and then its
+	// workflow or agent (deadlock_timeout, a second, would break it). A
+	// lease outlives several renewal rounds, so missing one is harmless.
 	_, err := s.pool.Exec(ctx,
 		`WITH w AS (SELECT * FROM unnest($1::uuid[], $2::text[]) AS w(tenant_id, worker_id)),
 		 t AS (
-		     UPDATE tasks t SET lease_expires_at = now() + $3::interval FROM w
-		     WHERE t.tenant_id = w.tenant_id AND t.worker_id = w.worker_id AND t.status = 'RUNNING' AND t.lease_expires_at > now()
-		         AND NOT EXISTS (SELECT 1 FROM unnest($4::uuid[], $5::uuid[]) AS x(tenant_id, id)
-		                         WHERE x.tenant_id = t.tenant_id AND x.id = t.id)),
+		     UPDATE tasks SET lease_expires_at = now() + $3::interval
+		     WHERE (tenant_id, id) IN (
+		         SELECT t.tenant_id, t.id FROM tasks t JOIN w ON t.tenant_id = w.tenant_id AND t.worker_id = w.worker_id
+		         WHERE t.status = 'RUNNING' AND t.lease_expires_at > now()
+		             AND NOT EXISTS (SELECT 1 FROM unnest($4::uuid[], $5::uuid[]) AS x(tenant_id, id)
+		                             WHERE x.tenant_id = t.tenant_id AND x.id = t.id)
+		         FOR NO KEY UPDATE OF t SKIP LOCKED)),
 		 ag AS (
-		     UPDATE agent_executions a SET lease_expires_at = now() + $3::interval FROM w
-		     WHERE a.tenant_id = w.tenant_id AND a.worker_id = w.worker_id AND a.status = 'RUNNING' AND a.lease_expires_at > now())
-		 UPDATE workflow_executions x SET lease_expires_at = least(x.claimed_at + $6::interval, now() + $3::interval) FROM w
-		 WHERE x.tenant_id = w.tenant_id AND x.worker_id = w.worker_id AND x.status = 'RUNNING' AND x.lease_expires_at > now()`,
+		     UPDATE agent_executions SET lease_expires_at = now() + $3::interval
+		     WHERE (tenant_id, id) IN (
+		         SELECT a.tenant_id, a.id FROM agent_executions a JOIN w ON a.tenant_id = w.tenant_id AND a.worker_id = w.worker_id
+		         WHERE a.status = 'RUNNING' AND a.lease_expires_at > now()
+		         FOR NO KEY UPDATE OF a SKIP LOCKED))
+		 UPDATE workflow_executions SET lease_expires_at = least(claimed_at + $6::interval, now() + $3::interval)
+		 WHERE (tenant_id, id) IN (
+		     SELECT x.tenant_id, x.id FROM workflow_executions x JOIN w ON x.tenant_id = w.tenant_id AND x.worker_id = w.worker_id
+		     WHERE x.status = 'RUNNING' AND x.lease_expires_at > now()
+		     FOR NO KEY UPDATE OF x SKIP LOCKED)`,
 		tenants, ids, lease, exTenants, exIDs, workflowTaskLease)
 	return err
 }
