@@ -43,6 +43,7 @@ type Client struct {
 	task  flovynv1.TaskExecutionClient
 	life  flovynv1.WorkerLifecycleClient
 	query flovynv1.WorkflowQueryClient
+	agent flovynv1.AgentDispatchClient
 }
 
 // Dial connects to a server and waits until the connection is up (like the
@@ -99,6 +100,7 @@ func Dial(ctx context.Context, o ClientOptions) (*Client, error) {
 		task:  flovynv1.NewTaskExecutionClient(conn),
 		life:  flovynv1.NewWorkerLifecycleClient(conn),
 		query: flovynv1.NewWorkflowQueryClient(conn),
+		agent: flovynv1.NewAgentDispatchClient(conn),
 	}, nil
 }
 

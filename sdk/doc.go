@@ -58,10 +58,76 @@
 // Retries of failed tasks are decided by the server; a task function simply
 // returns an error to fail the current attempt.
 //
+// # Agents
+//
+// An agent is a long-running execution (typically an LLM conversation)
+// that recovers from checkpoints instead of replaying a history. Register it
+// with Worker.RegisterAgent; agents are created from outside (REST: POST
+// /api/orgs/{slug}/agent-executions, or `flovyn agent start`).
+//
+//	w.RegisterAgent("researcher", func(ctx *sdk.AgentContext, input json.RawMessage) (any, error) {
+//		ctx.AppendEntry(sdk.RoleUser, input)
+//		a := ctx.ScheduleTask("search", map[string]string{"q": "go"}, sdk.AgentTaskOptions{})
+//		b := ctx.ScheduleTask("search", map[string]string{"q": "rust"}, sdk.AgentTaskOptions{})
+//		results, err := ctx.JoinAll(a, b) // suspends until both are done
+//		if err != nil {
+//			return nil, err
+//		}
+//		return map[string]any{"results": results}, nil
+//	})
+//
+// The agent protocol is the Rust SDK's (AgentDispatch), call for call, so a
+// Go agent and a Rust agent behave the same against the server. On every
+// dispatch the SDK reads the latest checkpoint (when there is one) and the
+// conversation entries, then runs the agent function from the top with
+// [AgentContext.State] holding the checkpointed state. Entries and task
+// schedules are buffered and sent at commit points (Checkpoint, Flush, the
+// combinators, the waits, the end of the function). A task's id is computed
+// by the SDK from the agent id, the task kind and the canonical JSON of the
+// input ([AgentTaskKey], [AgentTaskID]); the server makes scheduling
+// idempotent on it, so a resumed agent that schedules the same tasks again
+// finds the ones it scheduled before.
+//
+// When an agent must wait (JoinAll, JoinAllSettled or SelectOk with tasks
+// still running, WaitSignal without a signal, JoinChildren, SelectChild),
+// the SDK checkpoints the current state, calls SuspendAgent with the wait
+// condition and stops the agent function as it stops a suspended workflow:
+// the goroutine exits through [runtime.Goexit], running its deferred calls,
+// and the call never returns. Later context calls (from deferred functions,
+// say) return [ErrAgentStopped]. The server dispatches the agent again when
+// the condition holds, and the function runs from the top. Unlike an error
+// value, a suspension cannot be swallowed by user code by mistake. So:
+//   - call the AgentContext methods that may wait only from the agent
+//     function's own goroutine;
+//   - code before the last wait runs again on every dispatch: make it
+//     idempotent (tasks are, by their ids) or skip it by looking at State;
+//     entries appended again are new entries.
+//
+// A returned error fails the agent (FailAgent with err.Error()), a panic
+// fails it with "agent panicked: …", a returned value completes it.
+//
+// Decisions where this SDK differs from the Rust SDK (none changes what a
+// Rust agent would send in the Rust fixtures' flows):
+//   - CancelTask of a task still buffered sends it first (the Rust SDK would
+//     ask the server to cancel a task it does not know yet);
+//   - WaitSignal keeps the extra signals one ConsumeSignals returned for the
+//     next WaitSignal or DrainSignals of the same dispatch (the Rust SDK
+//     drops them);
+//   - JoinChildren waits until every listed child has ended (the Rust SDK
+//     counts signal events as well);
+//   - SetState changes the state without a checkpoint; it is stored by the
+//     next one, including the one before a suspension.
+//
 // # Workers
 //
 //	w := sdk.NewWorker(c, sdk.WorkerOptions{Queue: "default"})
 //	w.RegisterWorkflow("hello", helloWorkflow)
 //	w.RegisterTask("greet", greetTask)
+//	w.RegisterAgent("researcher", researcher)
 //	err := w.Run(ctx) // until ctx is cancelled
+//
+// One worker polls its queue for workflow tasks, tasks and agents (up to
+// MaxConcurrentAgents at once, default 5), under the worker id the server
+// gave it at registration. Tasks scheduled by agents are ordinary tasks:
+// the task side of any worker on their queue runs them.
 package sdk

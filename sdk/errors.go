@@ -77,3 +77,39 @@ func (e *WorkflowCancelledError) Error() string {
 // workflow has already been stopped (suspended or failed) in this workflow
 // task, typically from deferred functions.
 var ErrWorkflowStopped = errors.New("flovyn: workflow execution already stopped")
+
+// ErrAgentStopped is returned by agent context calls made after the agent
+// function was stopped (suspended) in this dispatch, typically from
+// deferred functions or other goroutines.
+var ErrAgentStopped = errors.New("flovyn: agent execution already stopped")
+
+// AgentTaskError is returned by JoinAll (and AgentTaskResult.Err) for an
+// agent task that failed for good or was cancelled.
+type AgentTaskError struct {
+	TaskID string
+	Kind   string
+	// Status is TaskFailed or TaskCancelled.
+	Status  string
+	Message string
+}
+
+func (e *AgentTaskError) Error() string {
+	if e.Status == TaskCancelled {
+		return fmt.Sprintf("Task '%s' (id=%s) was cancelled", e.Kind, e.TaskID)
+	}
+	return fmt.Sprintf("Task '%s' (id=%s) failed: %s", e.Kind, e.TaskID, e.Message)
+}
+
+// AllTasksFailedError is returned by SelectOk when every task failed or was
+// cancelled. Results lists them in argument order.
+type AllTasksFailedError struct {
+	Results []AgentTaskResult
+}
+
+func (e *AllTasksFailedError) Error() string {
+	if len(e.Results) == 0 {
+		return "All tasks failed"
+	}
+	r := e.Results[0]
+	return fmt.Sprintf("All tasks failed: Task '%s' (id=%s): %s", r.Kind, r.TaskID, r.Error)
+}

@@ -43,6 +43,9 @@ type fakeState struct {
 	streams []*flovynv1.StreamTaskDataRequest
 	methods []string
 
+	// agents, when set, serves AgentDispatch (see agent_test.go).
+	agents flovynv1.AgentDispatchServer
+
 	submits   chan *flovynv1.SubmitWorkflowCommandsRequest
 	completes chan *flovynv1.CompleteTaskRequest
 	fails     chan *flovynv1.FailTaskRequest
@@ -94,6 +97,9 @@ func startFake(t *testing.T, s *fakeState) *Client {
 	flovynv1.RegisterTaskExecutionServer(srv, &fakeTasks{s: s})
 	flovynv1.RegisterWorkerLifecycleServer(srv, &fakeLifecycle{s: s})
 	flovynv1.RegisterWorkflowQueryServer(srv, &fakeQuery{s: s})
+	if s.agents != nil {
+		flovynv1.RegisterAgentDispatchServer(srv, s.agents)
+	}
 	go func() { _ = srv.Serve(lis) }()
 	t.Cleanup(srv.Stop)
 

@@ -32,6 +32,8 @@ type WorkerOptions struct {
 	// tasks executed at once; default 10 each.
 	MaxConcurrentWorkflows int
 	MaxConcurrentTasks     int
+	// MaxConcurrentAgents bounds the agent executions run at once; default 5.
+	MaxConcurrentAgents int
 	// NoWorkBackoff is the pause after an empty poll; default 100 ms.
 	NoWorkBackoff time.Duration
 	// PollTimeout is sent as timeout_seconds in polls; default 60 s (the
@@ -44,8 +46,8 @@ type WorkerOptions struct {
 	Logger *slog.Logger
 }
 
-// Worker polls one queue for workflow tasks and tasks of the kinds
-// registered on it and executes them.
+// Worker polls one queue for workflow tasks, tasks and agent executions of
+// the kinds registered on it and executes them.
 type Worker struct {
 	c   *Client
 	o   WorkerOptions
@@ -54,8 +56,11 @@ type Worker struct {
 	mu        sync.Mutex
 	workflows map[string]WorkflowFunc
 	tasks     map[string]TaskFunc
+	agents    map[string]AgentFunc
 	running   bool
 	workerID  string
+
+	agentStats agentCounters
 }
 
 // NewWorker creates a worker on c. Register kinds, then call Run.
@@ -75,6 +80,9 @@ func NewWorker(c *Client, o WorkerOptions) *Worker {
 	if o.MaxConcurrentTasks <= 0 {
 		o.MaxConcurrentTasks = 10
 	}
+	if o.MaxConcurrentAgents <= 0 {
+		o.MaxConcurrentAgents = 5
+	}
 	if o.NoWorkBackoff <= 0 {
 		o.NoWorkBackoff = 100 * time.Millisecond
 	}
@@ -93,6 +101,7 @@ func NewWorker(c *Client, o WorkerOptions) *Worker {
 		log:       log.With("worker", o.Name, "queue", o.Queue),
 		workflows: map[string]WorkflowFunc{},
 		tasks:     map[string]TaskFunc{},
+		agents:    map[string]AgentFunc{},
 	}
 }
 
@@ -125,7 +134,8 @@ func (w *Worker) WorkerID() string {
 }
 
 // Run registers the worker (a failed registration is returned as an error),
-// then polls for workflow tasks and tasks until ctx is cancelled. On
+// then polls for workflow tasks, tasks and agent executions until ctx is
+// cancelled. On
 // cancellation it stops polling, waits for the work in flight to finish and
 // report its result, and returns nil. Run must not be called concurrently;
 // after it returns it may be called again (it registers again).
@@ -135,9 +145,9 @@ func (w *Worker) Run(ctx context.Context) error {
 		w.mu.Unlock()
 		return errors.New("flovyn: worker already running")
 	}
-	if len(w.workflows) == 0 && len(w.tasks) == 0 {
+	if len(w.workflows) == 0 && len(w.tasks) == 0 && len(w.agents) == 0 {
 		w.mu.Unlock()
-		return errors.New("flovyn: no workflow or task registered")
+		return errors.New("flovyn: no workflow, task or agent registered")
 	}
 	w.running = true
 	w.mu.Unlock()
@@ -155,7 +165,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	w.workerID = id
 	w.mu.Unlock()
 	w.log.Info("worker registered", "worker_id", id,
-		"workflows", len(w.workflows), "tasks", len(w.tasks))
+		"workflows", len(w.workflows), "tasks", len(w.tasks), "agents", len(w.agents))
 
 	var wg sync.WaitGroup
 	if w.o.HeartbeatInterval > 0 {
@@ -166,6 +176,9 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 	if len(w.tasks) > 0 {
 		wg.Go(func() { w.pollLoop(ctx, w.o.MaxConcurrentTasks, w.pollTask) })
+	}
+	if len(w.agents) > 0 {
+		wg.Go(func() { w.pollLoop(ctx, w.o.MaxConcurrentAgents, w.pollAgent) })
 	}
 	wg.Wait()
 	w.log.Info("worker stopped")
@@ -197,6 +210,9 @@ func (w *Worker) register(ctx context.Context) (string, error) {
 	}
 	for _, k := range sortedKeys(w.tasks) {
 		req.Tasks = append(req.Tasks, &flovynv1.TaskCapability{Kind: k, Name: k, Cancellable: true})
+	}
+	for _, k := range sortedKeys(w.agents) {
+		req.Agents = append(req.Agents, &flovynv1.AgentCapability{Kind: k, Name: k})
 	}
 	resp, err := w.c.life.RegisterWorker(ctx, req)
 	if err != nil {

@@ -136,6 +136,30 @@ func newWorkflowContext(goctx context.Context, t WorkflowTask) *WorkflowContext 
 // status plus the new commands.
 func executeWorkflowTask(goctx context.Context, fn WorkflowFunc, t WorkflowTask) WorkflowTaskResult {
 	ctx := newWorkflowContext(goctx, t)
+	output, failure := runToEnd("workflow", func() (any, error) { return fn(ctx, ctx.input) })
+	ctx.stopped = true
+	switch {
+	case ctx.fatal != nil:
+		return ctx.finishFailed(ctx.fatal.Error())
+	case ctx.suspended:
+		ctx.addCommand(flovynv1.CommandType_SUSPEND_WORKFLOW, &flovynv1.WorkflowCommand_SuspendWorkflow{
+			SuspendWorkflow: &flovynv1.SuspendWorkflowCommand{Reason: ctx.suspendReason},
+		})
+		return WorkflowTaskResult{Status: flovynv1.WorkflowStatus_SUSPENDED, Commands: ctx.commands}
+	case failure != "":
+		return ctx.finishFailed(failure)
+	}
+	ctx.addCommand(flovynv1.CommandType_COMPLETE_WORKFLOW, &flovynv1.WorkflowCommand_CompleteWorkflow{
+		CompleteWorkflow: &flovynv1.CompleteWorkflowCommand{Output: output},
+	})
+	return WorkflowTaskResult{Status: flovynv1.WorkflowStatus_COMPLETED, Commands: ctx.commands}
+}
+
+// runToEnd runs fn (a workflow or an agent: what) on a goroutine of its
+// own, so that a suspension can end it with runtime.Goexit, and returns its
+// encoded output, or why it failed: an error, a panic, an exit without
+// returning (a suspension, or user code calling runtime.Goexit).
+func runToEnd(what string, fn func() (any, error)) (output []byte, failure string) {
 	var (
 		out      any
 		err      error
@@ -150,35 +174,25 @@ func executeWorkflowTask(goctx context.Context, fn WorkflowFunc, t WorkflowTask)
 				panicked = r
 			}
 		}()
-		out, err = fn(ctx, ctx.input)
+		out, err = fn()
 		returned = true
 	}()
 	<-done
-	ctx.stopped = true
-
 	switch {
-	case ctx.fatal != nil:
-		return ctx.finishFailed(ctx.fatal.Error())
-	case ctx.suspended:
-		ctx.addCommand(flovynv1.CommandType_SUSPEND_WORKFLOW, &flovynv1.WorkflowCommand_SuspendWorkflow{
-			SuspendWorkflow: &flovynv1.SuspendWorkflowCommand{Reason: ctx.suspendReason},
-		})
-		return WorkflowTaskResult{Status: flovynv1.WorkflowStatus_SUSPENDED, Commands: ctx.commands}
 	case panicked != nil:
-		return ctx.finishFailed(fmt.Sprintf("workflow panicked: %v", panicked))
+		return nil, fmt.Sprintf("%s panicked: %v", what, panicked)
 	case !returned:
-		return ctx.finishFailed("workflow goroutine exited without returning (runtime.Goexit)")
+		return nil, what + " goroutine exited without returning (runtime.Goexit)"
+	case err != nil && err.Error() == "":
+		return nil, what + " returned an error without a message"
 	case err != nil:
-		return ctx.finishFailed(err.Error())
+		return nil, err.Error()
 	}
-	output, encErr := encode(out)
-	if encErr != nil {
-		return ctx.finishFailed(encErr.Error())
+	output, err = encode(out)
+	if err != nil {
+		return nil, err.Error()
 	}
-	ctx.addCommand(flovynv1.CommandType_COMPLETE_WORKFLOW, &flovynv1.WorkflowCommand_CompleteWorkflow{
-		CompleteWorkflow: &flovynv1.CompleteWorkflowCommand{Output: output},
-	})
-	return WorkflowTaskResult{Status: flovynv1.WorkflowStatus_COMPLETED, Commands: ctx.commands}
+	return output, ""
 }
 
 func (c *WorkflowContext) finishFailed(msg string) WorkflowTaskResult {
