@@ -22,12 +22,13 @@ type hub struct {
 	mu        sync.Mutex
 	waiters   map[string]chan completion // by execution id
 	delivered map[string]time.Time       // task execution id → task function called
+	resumed   map[string]time.Time       // agent execution id → its function last called
 	problems  int
 	samples   []string
 }
 
 func newHub() *hub {
-	return &hub{waiters: map[string]chan completion{}, delivered: map[string]time.Time{}}
+	return &hub{waiters: map[string]chan completion{}, delivered: map[string]time.Time{}, resumed: map[string]time.Time{}}
 }
 
 // ch returns the channel of an execution; a completion may arrive before its
@@ -80,6 +81,22 @@ func (h *hub) takeDeliveries() map[string]time.Time {
 	return d
 }
 
+// dispatched records that agent id's function was called now.
+func (h *hub) dispatched(id string, at time.Time) {
+	h.mu.Lock()
+	h.resumed[id] = at
+	h.mu.Unlock()
+}
+
+// takeDispatches returns and forgets the last dispatch of every agent.
+func (h *hub) takeDispatches() map[string]time.Time {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	d := h.resumed
+	h.resumed = map[string]time.Time{}
+	return d
+}
+
 func (h *hub) problem(s string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -124,6 +141,10 @@ func (x hookHandler) Handle(_ context.Context, r slog.Record) error {
 			return true
 		})
 		return v
+	}
+	if r.Message == "agent completed" { // logged right after CompleteAgent returned
+		x.h.complete(attr("agent_execution_id"), completion{at: r.Time})
+		return nil
 	}
 	if r.Message == "workflow task done" {
 		// r.Time was taken right after SubmitWorkflowCommands returned.

@@ -52,12 +52,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -88,7 +90,7 @@ var (
 	maxTasks     = flag.Int("max-tasks", 0, "MaxConcurrentTasks per worker (0: SDK default)")
 	serverBin    = flag.String("server-bin", "", "flovyn binary to run (default: go build this module)")
 	jsonOnly     = flag.Bool("json-only", false, "print only the JSON document")
-	only         = flag.String("only", "", "comma-separated scenario names to run (hello, one-task, timer-200ms, wakeup); default all")
+	only         = flag.String("only", "", "comma-separated scenario names to run (hello, one-task, timer-200ms, agent-3-tasks, wakeup); default all")
 	replicaList  = flag.String("replicas", "1,3", "server replica counts: every scenario runs on the first; one-task (at -replica-workers) and wakeup also on the others")
 	replicaWkrs  = flag.Int("replica-workers", 4, "workers in the one-task scenario repeated for each further replica count")
 )
@@ -140,6 +142,7 @@ func run() error {
 	wakeup := scenario{name: "wakeup", workflow: "one-task", workers: 2, starters: 1, replicas: base, split: true}
 	scenarios = append(scenarios,
 		scenario{name: "timer-200ms", workflow: "timer", workers: *timerWorkers, starters: *starters, replicas: base},
+		scenario{name: "agent-3-tasks", workflow: agentKind, workers: *timerWorkers, starters: *starters, replicas: base},
 		wakeup)
 	for _, r := range counts[1:] {
 		wakeup.replicas = r
@@ -185,7 +188,8 @@ func run() error {
 	}
 	defer pg.Stop()
 
-	e := &env{hub: newHub(), tenant: uuid.New(), key: "flovyn_wk_bench_" + uuid.NewString()[:16]}
+	e := &env{hub: newHub(), tenant: uuid.New(), key: "flovyn_wk_bench_" + uuid.NewString()[:16],
+		http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: *starters}, Timeout: 10 * time.Second}}
 	pidFile, err := os.ReadFile(filepath.Join(pg.DataDir(), "postmaster.pid"))
 	if err != nil {
 		return err
@@ -295,6 +299,7 @@ type env struct {
 	hub        *hub
 	tenant     uuid.UUID
 	key        string
+	http       *http.Client // the agent starters' REST calls
 }
 
 func (e *env) primary() *serverProc { return e.servers[0] }
@@ -377,6 +382,14 @@ func (e *env) startWorkers(ctx context.Context, queue string, n int, split bool)
 			})
 			w.RegisterWorkflow("timer", func(ctx *sdk.WorkflowContext, in json.RawMessage) (any, error) {
 				return in, ctx.Sleep(200 * time.Millisecond)
+			})
+			w.RegisterAgent(agentKind, func(ac *sdk.AgentContext, in json.RawMessage) (any, error) {
+				e.hub.dispatched(ac.ID(), time.Now())
+				var tasks []*sdk.AgentTask
+				for i := range 3 {
+					tasks = append(tasks, ac.ScheduleTask("echo", map[string]any{"in": in, "i": i}, sdk.AgentTaskOptions{}))
+				}
+				return ac.JoinAll(tasks...)
 			})
 		}
 		if !split || k != 0 {
@@ -491,7 +504,7 @@ func (e *env) runScenario(ctx context.Context, sc scenario) (result, error) {
 		wg.Go(func() {
 			for n := 0; time.Now().Before(w1) && ctx.Err() == nil; n++ {
 				t0 := time.Now()
-				id, err := e.starters[i%len(e.starters)].StartWorkflow(ctx, sc.workflow, map[string]int{"starter": i, "n": n}, sdk.StartOptions{Queue: queue})
+				id, err := e.start(ctx, i, sc.workflow, queue, map[string]int{"starter": i, "n": n})
 				if err != nil {
 					startErrs.Store(t0, err.Error())
 					time.Sleep(50 * time.Millisecond)
@@ -562,12 +575,70 @@ func (e *env) runScenario(ctx context.Context, sc scenario) (result, error) {
 		r.TaskWakeup, r.TaskWakeupCreatedAt, err = e.taskWakeups(ctx, ids, e.hub.takeDeliveries())
 	case "timer":
 		r.TimerLateness, r.TimerLatenessCreatedAt, err = e.timerLateness(ctx, ids)
+	case agentKind:
+		r.AgentResume, err = e.agentResumes(ctx, ids, e.hub.takeDispatches())
 	}
 	if err != nil {
 		return r, err
 	}
 	r.NotCompleted, err = e.leftovers(ctx, queue)
 	return r, err
+}
+
+// agentKind is the agent of the agent-3-tasks scenario: it schedules three
+// echo tasks at once and completes with their outputs (JoinAll), so each
+// run is two dispatches, the second once the last task has completed.
+const agentKind = "three-tasks"
+
+// start starts one run of a scenario through starter i's replica: a
+// workflow over gRPC, or an agent over REST.
+func (e *env) start(ctx context.Context, i int, kind, queue string, input any) (string, error) {
+	if kind != agentKind {
+		return e.starters[i%len(e.starters)].StartWorkflow(ctx, kind, input, sdk.StartOptions{Queue: queue})
+	}
+	body, err := json.Marshal(map[string]any{"kind": kind, "queue": queue, "input": input})
+	if err != nil {
+		return "", err
+	}
+	url := "http://" + e.servers[i%len(e.servers)].httpAddr + "/api/orgs/bench/agent-executions"
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Authorization", "Bearer "+e.key)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := e.http.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer res.Body.Close()
+	var created struct {
+		ID string `json:"id"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&created); err != nil || res.StatusCode != http.StatusCreated {
+		return "", fmt.Errorf("create agent: status %d (%v)", res.StatusCode, err)
+	}
+	return created.ID, nil
+}
+
+// agentResumes: the agent's last task completed (committed) → its
+// function called again.
+func (e *env) agentResumes(ctx context.Context, ids []string, dispatched map[string]time.Time) (*dist, error) {
+	rows, err := e.db.Query(ctx, `SELECT agent_execution_id::text, max(pg_xact_commit_timestamp(xmin))
+		FROM tasks WHERE agent_execution_id = ANY($1::text[]::uuid[]) GROUP BY 1`, ids)
+	if err != nil {
+		return nil, err
+	}
+	var lat []float64
+	var agent string
+	var lastDone *time.Time
+	_, err = pgx.ForEachRow(rows, []any{&agent, &lastDone}, func() error {
+		if at, ok := dispatched[agent]; ok && lastDone != nil && at.After(*lastDone) {
+			lat = append(lat, ms(at.Sub(*lastDone)))
+		}
+		return nil
+	})
+	return distOf(lat), err
 }
 
 // taskWakeups: TASK_SCHEDULED committed (and created) → task function called.
@@ -633,7 +704,8 @@ func (e *env) timerLateness(ctx context.Context, ids []string) (commit, created 
 // after the starters gave up on them or drained.
 func (e *env) leftovers(ctx context.Context, queue string) (map[string]int, error) {
 	rows, err := e.db.Query(ctx, `SELECT 'workflow ' || status, count(*) FROM workflow_executions WHERE queue = $1 AND status <> 'COMPLETED' GROUP BY 1
-		UNION ALL SELECT 'task ' || status, count(*) FROM tasks WHERE queue = $1 AND status <> 'COMPLETED' GROUP BY 1`, queue)
+		UNION ALL SELECT 'task ' || status, count(*) FROM tasks WHERE queue = $1 AND status <> 'COMPLETED' GROUP BY 1
+		UNION ALL SELECT 'agent ' || status, count(*) FROM agent_executions WHERE queue = $1 AND status <> 'COMPLETED' GROUP BY 1`, queue)
 	if err != nil {
 		return nil, err
 	}

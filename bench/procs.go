@@ -47,6 +47,7 @@ type serverProc struct {
 	logPath  string
 	exited   chan struct{}
 	grpcAddr string
+	httpAddr string
 }
 
 func (s *serverProc) pid() int { return s.cmd.Process.Pid }
@@ -85,7 +86,7 @@ func startServer(ctx context.Context, bin, dir string, i int, cfgPath, dbURL, na
 		return nil, err
 	}
 	s := &serverProc{logPath: filepath.Join(dir, fmt.Sprintf("server-%d.log", i)), exited: make(chan struct{}),
-		grpcAddr: net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[1]))}
+		grpcAddr: net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[1])), httpAddr: net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[0]))}
 	logFile, err := os.Create(s.logPath)
 	if err != nil {
 		return nil, err

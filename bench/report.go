@@ -48,6 +48,7 @@ type result struct {
 	TaskWakeupCreatedAt    *dist          `json:"task_wakeup_from_created_at_ms,omitempty"`
 	TimerLateness          *dist          `json:"timer_lateness_ms,omitempty"`
 	TimerLatenessCreatedAt *dist          `json:"timer_lateness_created_at_ms,omitempty"`
+	AgentResume            *dist          `json:"agent_resume_ms,omitempty"` // last task completed → agent dispatched again
 	CPU                    cpu            `json:"cpu_percent_of_one_core"`
 	ServerRSSMB            float64        `json:"server_rss_mb_after"`
 	StartErrors            int            `json:"start_errors"`
@@ -139,7 +140,7 @@ func targets(rep *report) []target {
 
 func printTable(w io.Writer, rep *report) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "scenario\tworkers\treplicas\tstarters\twf/s\tp50 ms\tp95 ms\tp99 ms\ttxn/wf\twrite txn/wf\ttask wake p50/p99 ms\ttimer late p50/p99 ms\tcpu% srv/bench/pg/irq/other\tRSS MB\tproblems\t")
+	fmt.Fprintln(tw, "scenario\tworkers\treplicas\tstarters\twf/s\tp50 ms\tp95 ms\tp99 ms\ttxn/wf\twrite txn/wf\ttask wake p50/p99 ms\ttimer late p50/p99 ms\tagent resume p50/p99 ms\tcpu% srv/bench/pg/irq/other\tRSS MB\tproblems\t")
 	pair := func(d *dist) string {
 		if d == nil {
 			return "-"
@@ -155,9 +156,9 @@ func printTable(w io.Writer, rep *report) {
 		if n := r.StartErrors + r.Failed + r.Stuck + len(r.NotCompleted); n > 0 {
 			probs = fmt.Sprintf("start err %d, failed %d, stuck %d, left %v", r.StartErrors, r.Failed, r.Stuck, r.NotCompleted)
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%.0f\t%.1f\t%.1f\t%.1f\t%.2f\t%.2f\t%s\t%s\t%.0f/%.0f/%.0f/%.0f/%.0f\t%.1f\t%s\t\n",
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%.0f\t%.1f\t%.1f\t%.1f\t%.2f\t%.2f\t%s\t%s\t%s\t%.0f/%.0f/%.0f/%.0f/%.0f\t%.1f\t%s\t\n",
 			r.Name, r.Workers, r.Replicas, r.Starters, r.Throughput, l.P50, l.P95, l.P99, r.TxnPerWf, r.WriteTxnPerWf,
-			pair(r.TaskWakeup), pair(r.TimerLateness), r.CPU.Server, r.CPU.Bench, r.CPU.Postgres, r.CPU.IRQ, r.CPU.Other, r.ServerRSSMB, probs)
+			pair(r.TaskWakeup), pair(r.TimerLateness), pair(r.AgentResume), r.CPU.Server, r.CPU.Bench, r.CPU.Postgres, r.CPU.IRQ, r.CPU.Other, r.ServerRSSMB, probs)
 	}
 	tw.Flush()
 	c, s := rep.Config, rep.Server
@@ -167,6 +168,7 @@ func printTable(w io.Writer, rep *report) {
 	fmt.Fprintln(w, "task wake: TASK_SCHEDULED commit → task function called; timer late: TIMER_FIRED commit − fireAt; cpu%: of one core (srv: all replicas); irq: kernel interrupts (loopback network); other: foreign processes")
 	fmt.Fprintln(w, "replicas: flovyn server processes on the one PostgreSQL, workers and starters spread round-robin over them; RSS MB: all replicas together")
 	fmt.Fprintln(w, "wakeup: one starter, a workflow worker and a task worker (on two different replicas when there are several)")
+	fmt.Fprintln(w, "agent-3-tasks: agents created over REST, each scheduling 3 tasks at once and completing with their outputs (wf/s: agents/s; txn/wf: per agent); agent resume: the last task's completion committed → the agent's function called again")
 	fmt.Fprintf(w, "server: %s, primary pid %d; RSS idle %.1f MB at start, %.1f MB after the runs, peak %.1f MB\n",
 		s.Mode, s.PID, s.RSSIdleStartMB, s.RSSIdleEndMB, s.PeakRSSMB)
 	fmt.Fprintf(w, "idle server, no workers: CPU %.0f%% server, %.0f%% postgres, %.0f%% irq, %.0f%% other (of one core); %.0f commits/s, %.0f rollbacks/s, %.0f writing xacts/s\n",

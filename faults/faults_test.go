@@ -16,13 +16,13 @@ import (
 )
 
 // TestReplicaKilled: three replicas under load, one killed with SIGKILL.
-// The workers connected to it were holding workflow tasks and tasks; they
+// The workers connected to it were holding workflow tasks, agents and tasks; they
 // die with it and are replaced by workers on the surviving replicas (a real
 // worker would reconnect through the load balancer; ours dial one address).
 // Nobody renews the dead replica's leases, so the survivors reclaim that
 // work once its lease (the default worker_timeout) has run out: within
 // maxRecovery of the kill, measured. Every workflow completes, each task
-// once in its history.
+// once in its history, and every agent completes.
 func TestReplicaKilled(t *testing.T) {
 	c := newCluster(t, 3, true)
 	l := newLoad(t, "kill-replica")
@@ -35,7 +35,7 @@ func TestReplicaKilled(t *testing.T) {
 	// The workers of the doomed replica hold every workflow task and task
 	// they get until the replica is dead, so it surely dies holding both.
 	doomed := c.replicas[2]
-	var heldWorkflows, heldTasks atomic.Int32
+	var heldWorkflows, heldAgents, heldTasks atomic.Int32
 	release := make(chan struct{})
 	var releaseOnce sync.Once
 	releaseAll := func() { releaseOnce.Do(func() { close(release) }) }
@@ -49,6 +49,7 @@ func TestReplicaKilled(t *testing.T) {
 				<-release
 				return nil, errors.New("the replica is gone")
 			})
+			l.agents(func() { heldAgents.Add(1); <-release })(w)
 			l.tasks(name, func(*sdk.TaskContext) { heldTasks.Add(1); <-release })(w)
 		}))
 	}
@@ -59,12 +60,19 @@ func TestReplicaKilled(t *testing.T) {
 	waitUntil(t, "the doomed replica's workers hold workflow tasks and tasks", func() bool {
 		return heldWorkflows.Load() >= 2 && heldTasks.Load() >= 2
 	})
+	// Agents too: created until the doomed workers hold some.
+	agents := 0
+	waitUntil(t, "the doomed replica's workers hold agents", func() bool {
+		l.startAgent(c.replicas[agents%2], agents)
+		agents++
+		return heldAgents.Load() >= 2
+	})
 
 	orphans := c.heldBy(doomedWorkers)
 	doomed.kill()
 	killed := time.Now()
-	t.Logf("killed replica 2 while its workers held %d workflow tasks and %d tasks; %d of %d workflows completed",
-		heldWorkflows.Load(), heldTasks.Load(), c.completed(l), n)
+	t.Logf("killed replica 2 while its workers held %d workflow tasks, %d agents and %d tasks; %d of %d workflows completed",
+		heldWorkflows.Load(), heldAgents.Load(), heldTasks.Load(), c.completed(l), n)
 	for k, w := range doomedWorkers {
 		w.kill()
 		name := fmt.Sprintf("moved-w%d", k)
@@ -81,6 +89,7 @@ func TestReplicaKilled(t *testing.T) {
 	}
 
 	c.waitCompleted(l, n)
+	waitUntil(t, fmt.Sprintf("all %d agents completed", agents), func() bool { return c.agentsDone(l) })
 	c.verify(l, clients[0], n)
 
 	// Every task the dead replica's workers held ran again elsewhere.

@@ -114,7 +114,8 @@ type cluster struct {
 	nats     *embed.NATS
 	natsPort int
 	tenant   uuid.UUID
-	key      string
+	key      string // a worker's
+	adminKey string // a user's, for REST
 	cfgPath  string
 	db       *pgxpool.Pool // the test's own look at the database
 
@@ -134,7 +135,8 @@ func newCluster(t *testing.T, n int, withNATS bool) *cluster {
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	c := &cluster{t: t, dir: dir, tenant: uuid.New(), key: "flovyn_wk_faults_" + uuid.NewString()[:16], sdkLog: &syncBuffer{}}
+	c := &cluster{t: t, dir: dir, tenant: uuid.New(), key: "flovyn_wk_faults_" + uuid.NewString()[:16],
+		adminKey: "flovyn_sk_faults_" + uuid.NewString()[:16], sdkLog: &syncBuffer{}}
 	t.Cleanup(c.close)
 
 	c.pgOpts = embed.PostgresOptions{DataDir: filepath.Join(dir, "pg"), Ephemeral: true, Database: "flovyn"}
@@ -159,7 +161,10 @@ slug = "faults"
 enabled = true
 
 [auth.static_api_key]
-keys = [{ key = %q, org_id = %q, principal_type = "Worker", principal_id = "worker:faults" }]
+keys = [
+  { key = %q, org_id = %q, principal_type = "Worker", principal_id = "worker:faults" },
+  { key = %q, org_id = %q, principal_type = "User", principal_id = "user:faults", role = "ADMIN" },
+]
 
 [auth.endpoints.http]
 authenticators = ["static_api_key"]
@@ -168,7 +173,7 @@ authorizer = "cedar"
 [auth.endpoints.grpc]
 authenticators = ["static_api_key"]
 authorizer = "cedar"
-`, c.tenant, c.key, c.tenant)
+`, c.tenant, c.key, c.tenant, c.adminKey, c.tenant)
 	if err := os.WriteFile(c.cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -487,14 +492,20 @@ func (s *syncBuffer) tail(n int) string {
 // SIGKILL waits before a surviving replica offers it again (DESIGN §7).
 const maxRecovery = 15 * time.Second
 
-// orphans are the workflow tasks and tasks some workers held.
+// orphans are the workflow tasks, agents and tasks some workers held.
 type orphans struct {
 	workers   []string
 	workflows []string
+	agents    []string
 	tasks     []string
 }
 
-func (o orphans) len() int { return len(o.workflows) + len(o.tasks) }
+func (o orphans) len() int { return len(o.workflows) + len(o.agents) + len(o.tasks) }
+
+// tables maps each table to the orphans that are its rows.
+func (o *orphans) tables() map[string]*[]string {
+	return map[string]*[]string{"workflow_executions": &o.workflows, "agent_executions": &o.agents, "tasks": &o.tasks}
+}
 
 // heldBy lists what the workers hold now.
 func (c *cluster) heldBy(workers []*worker) orphans {
@@ -503,7 +514,7 @@ func (c *cluster) heldBy(workers []*worker) orphans {
 	for _, w := range workers {
 		o.workers = append(o.workers, w.w.WorkerID())
 	}
-	for table, ids := range map[string]*[]string{"workflow_executions": &o.workflows, "tasks": &o.tasks} {
+	for table, ids := range o.tables() {
 		rows, err := c.db.Query(c.t.Context(),
 			`SELECT id::text FROM `+table+` WHERE status = 'RUNNING' AND worker_id = ANY($1)`, o.workers)
 		if err != nil {
@@ -522,11 +533,11 @@ func (c *cluster) heldBy(workers []*worker) orphans {
 // redispatched reports whether every orphan is held by another worker now,
 // or has ended.
 func (c *cluster) redispatched(o orphans) bool {
-	for table, ids := range map[string][]string{"workflow_executions": o.workflows, "tasks": o.tasks} {
+	for table, ids := range o.tables() {
 		var waiting int
 		err := c.db.QueryRow(c.t.Context(),
 			`SELECT count(*) FROM `+table+` WHERE id::text = ANY($1)
-			     AND (status = 'PENDING' OR status = 'RUNNING' AND worker_id = ANY($2))`, ids, o.workers).Scan(&waiting)
+			     AND (status = 'PENDING' OR status = 'RUNNING' AND worker_id = ANY($2))`, *ids, o.workers).Scan(&waiting)
 		if err != nil || waiting > 0 {
 			return false
 		}

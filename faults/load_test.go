@@ -1,9 +1,11 @@
 package faults
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"sort"
 	"strings"
 	"sync"
@@ -18,7 +20,8 @@ import (
 
 // load is the workload of a test, on a queue of its own: workflow
 // "fault-wf" runs task "fault-task" on its input, sleeps on a timer and
-// returns the task's output.
+// returns the task's output; agent "fault-agent" (when a test starts
+// agents) runs fault-task too and returns its output.
 type load struct {
 	t     *testing.T
 	queue string
@@ -72,10 +75,24 @@ func (l *load) tasks(name string, before func(tc *sdk.TaskContext)) func(w *sdk.
 	}
 }
 
-// both registers fault-wf and fault-task.
+// agents registers fault-agent. before, when not nil, runs first in
+// every dispatch.
+func (l *load) agents(before func()) func(w *sdk.Worker) {
+	return func(w *sdk.Worker) {
+		w.RegisterAgent("fault-agent", func(ctx *sdk.AgentContext, in json.RawMessage) (any, error) {
+			if before != nil {
+				before()
+			}
+			return ctx.ExecuteTask("fault-task", in, sdk.AgentTaskOptions{})
+		})
+	}
+}
+
+// both registers fault-wf, fault-agent and fault-task.
 func (l *load) both(name string) func(w *sdk.Worker) {
 	return func(w *sdk.Worker) {
 		l.workflows(w)
+		l.agents(nil)(w)
 		l.tasks(name, nil)(w)
 	}
 }
@@ -106,6 +123,51 @@ func (l *load) start(cl *sdk.Client, i int) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// startAgent creates agent number i over r's REST API.
+func (l *load) startAgent(r *replica, i int) string {
+	l.t.Helper()
+	body, _ := json.Marshal(map[string]any{"kind": "fault-agent", "queue": l.queue, "input": map[string]int{"agent": i}})
+	req, _ := http.NewRequestWithContext(l.t.Context(), http.MethodPost, "http://"+r.httpAddr+"/api/orgs/faults/agent-executions", bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+r.c.adminKey)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		l.t.Fatalf("create agent %d: %v", i, err)
+	}
+	defer res.Body.Close()
+	var created struct {
+		ID string `json:"id"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&created); err != nil || res.StatusCode != http.StatusCreated {
+		l.t.Fatalf("create agent %d: status %d (%v)", i, res.StatusCode, err)
+	}
+	return created.ID
+}
+
+// agentsDone reports whether every agent of the load has completed with
+// the output of its task, failing the test for one that ended otherwise.
+func (c *cluster) agentsDone(l *load) bool {
+	rows, err := c.db.Query(c.t.Context(), `SELECT status, coalesce(output::text, '') FROM agent_executions WHERE queue = $1`, l.queue)
+	if err != nil {
+		return false
+	}
+	done := true
+	var status, output string
+	_, err = pgx.ForEachRow(rows, []any{&status, &output}, func() error {
+		var out taskOutput
+		switch {
+		case status == "COMPLETED" && (json.Unmarshal([]byte(output), &out) != nil || !strings.Contains(string(out.In), `"agent"`)):
+			c.t.Errorf("an agent completed with %s", output)
+		case status == "FAILED" || status == "CANCELLED":
+			c.t.Errorf("an agent ended %s", status)
+		case status != "COMPLETED":
+			done = false
+		}
+		return nil
+	})
+	return err == nil && done
 }
 
 // id is the execution id of workflow number i.
@@ -147,7 +209,7 @@ func (c *cluster) waitCompleted(l *load, n int) {
 	}
 }
 
-// leftovers lists the load's workflows, tasks and timers that have not
+// leftovers lists the load's workflows, agents, tasks and timers that have not
 // finished, grouped by state.
 func (c *cluster) leftovers(l *load) ([]string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -158,6 +220,9 @@ func (c *cluster) leftovers(l *load) ([]string, error) {
 		UNION ALL
 		SELECT 'task ' || status || coalesce(' held by ' || worker_id || ' until ' || to_char(lease_expires_at, 'HH24:MI:SS.MS'), ''), count(*)
 		  FROM tasks WHERE queue = $1 AND status <> 'COMPLETED' GROUP BY 1
+		UNION ALL
+		SELECT 'agent ' || status || coalesce(' held by ' || worker_id || ' until ' || to_char(lease_expires_at, 'HH24:MI:SS.MS'), ''), count(*)
+		  FROM agent_executions WHERE queue = $1 AND status <> 'COMPLETED' GROUP BY 1
 		UNION ALL
 		SELECT 'timer ' || t.status, count(*)
 		  FROM timers t JOIN workflow_executions w ON w.id = t.workflow_id WHERE w.queue = $1 AND t.status <> 'FIRED' GROUP BY 1`, l.queue)
@@ -221,7 +286,7 @@ func (c *cluster) verify(l *load, cl *sdk.Client, n int) {
 	defer cancel()
 	var workflows, tasks int
 	err := c.db.QueryRow(ctx, `SELECT (SELECT count(*) FROM workflow_executions WHERE queue = $1),
-		(SELECT count(*) FROM tasks WHERE queue = $1)`, l.queue).Scan(&workflows, &tasks)
+		(SELECT count(*) FROM tasks WHERE queue = $1 AND agent_execution_id IS NULL)`, l.queue).Scan(&workflows, &tasks)
 	if err != nil {
 		t.Fatal(err)
 	}
