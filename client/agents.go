@@ -48,14 +48,18 @@ type StartAgentRequest struct {
 type ListAgentsOptions struct {
 	Statuses          []string
 	Kind              string
+	Queue             string
 	ParentExecutionID string
-	Limit             int // default 50 (server), at most 500
+	IDPrefix          string // the start of an id (lower-case hex digits and dashes)
+	Limit             int    // default 50 (server), at most 500
+	Cursor            string // NextCursor of the previous page
 }
 
 // AgentExecutionList is a list of agent executions, newest first, without
 // their payloads.
 type AgentExecutionList struct {
-	Items []AgentExecution `json:"items"`
+	Items      []AgentExecution `json:"items"`
+	NextCursor *string          `json:"nextCursor,omitempty"`
 }
 
 // AgentSignalled says what a signal did: AgentResumed when the execution
@@ -177,11 +181,20 @@ func (c *Client) ListAgents(ctx context.Context, o ListAgentsOptions) (AgentExec
 	if o.Kind != "" {
 		q.Set("kind", o.Kind)
 	}
+	if o.Queue != "" {
+		q.Set("queue", o.Queue)
+	}
 	if o.ParentExecutionID != "" {
 		q.Set("parentExecutionId", o.ParentExecutionID)
 	}
+	if o.IDPrefix != "" {
+		q.Set("idPrefix", o.IDPrefix)
+	}
 	if o.Limit > 0 {
 		q.Set("limit", strconv.Itoa(o.Limit))
+	}
+	if o.Cursor != "" {
+		q.Set("cursor", o.Cursor)
 	}
 	_, err = c.do(ctx, http.MethodGet, p, q, nil, &out)
 	return out, err

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/spf13/cobra"
 
 	"github.com/flovyn/flovyn/client"
@@ -41,28 +40,10 @@ func newAgentCommand(g *globals) *cobra.Command {
 }
 
 // agentIDHelp closes the help of every command that takes an agent id.
-const agentIDHelp = `The id is a whole agent execution id (a UUID, as "flovyn agent list" shows it).`
+const agentIDHelp = `The id is an agent execution id, or its unique prefix (at least 4 hex digits, as the TUI shows).`
 
-// agentIDArgs checks the number of arguments and that the one at index is
-// an agent execution id: a whole UUID (the list route has no idPrefix).
-func agentIDArgs(n, index int) cobra.PositionalArgs {
-	return func(cmd *cobra.Command, args []string) error {
-		if err := cobra.ExactArgs(n)(cmd, args); err != nil {
-			return err
-		}
-		_, err := agentID(args[index])
-		return err
-	}
-}
-
-// agentID is the canonical form of an agent execution id argument.
-func agentID(arg string) (string, error) {
-	id, err := uuid.Parse(arg)
-	if err != nil {
-		return "", usageErrorf("agent id %q: not a UUID (the ID column of \"flovyn agent list\")", arg)
-	}
-	return id.String(), nil
-}
+// agentIDArgs is idArgs for an agent execution id.
+func agentIDArgs(n, index int) cobra.PositionalArgs { return idArgs("agent", n, index) }
 
 // ---- start ----
 
@@ -221,7 +202,7 @@ document {agent, checkpoints, tasks}.
 ` + agentIDHelp,
 		Args: agentIDArgs(1, 0),
 		RunE: g.action(true, func(s *session, args []string) error {
-			id, err := agentID(args[0])
+			id, err := s.agentID(args[0])
 			if err != nil {
 				return err
 			}
@@ -297,7 +278,7 @@ prints the API's document {entries} with every content in full.
 ` + agentIDHelp,
 		Args: agentIDArgs(1, 0),
 		RunE: g.action(true, func(s *session, args []string) error {
-			id, err := agentID(args[0])
+			id, err := s.agentID(args[0])
 			if err != nil {
 				return err
 			}
@@ -344,7 +325,7 @@ worker's and is not shown. -o json prints the API's document {checkpoints}.
 ` + agentIDHelp,
 		Args: agentIDArgs(1, 0),
 		RunE: g.action(true, func(s *session, args []string) error {
-			id, err := agentID(args[0])
+			id, err := s.agentID(args[0])
 			if err != nil {
 				return err
 			}
@@ -371,7 +352,7 @@ attempts. -o json prints the API's document {tasks}.
 ` + agentIDHelp,
 		Args: agentIDArgs(1, 0),
 		RunE: g.action(true, func(s *session, args []string) error {
-			id, err := agentID(args[0])
+			id, err := s.agentID(args[0])
 			if err != nil {
 				return err
 			}
@@ -414,7 +395,7 @@ signal of that name is PENDING again ("resumed"). One that has ended exits 1.
 			return err
 		},
 		RunE: g.action(true, func(s *session, args []string) error {
-			id, err := agentID(args[0])
+			id, err := s.agentID(args[0])
 			if err != nil {
 				return err
 			}
@@ -450,7 +431,7 @@ not an error.
 ` + agentIDHelp,
 		Args: agentIDArgs(1, 0),
 		RunE: g.action(true, func(s *session, args []string) error {
-			id, err := agentID(args[0])
+			id, err := s.agentID(args[0])
 			if err != nil {
 				return err
 			}

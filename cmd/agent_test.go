@@ -130,17 +130,29 @@ func TestAgentCommands(t *testing.T) {
 	}
 	s.fails(1, "has already ended", "agent", "signal", id, "go")
 
+	// The short id the list and the TUI show works like the whole one.
+	var short struct {
+		Agent struct {
+			ID string `json:"id"`
+		} `json:"agent"`
+	}
+	decode(t, s.ok("agent", "inspect", strings.ToUpper(id[:8]), "-o", "json"), &short)
+	if short.Agent.ID != id {
+		t.Fatalf("inspect by the prefix %s: %+v", id[:8], short.Agent)
+	}
+
 	// A malformed id is a usage error naming the argument; an unknown one exits 1.
 	for _, args := range [][]string{
-		{"inspect", "xyz"}, {"signal", "xyz", "go"}, {"cancel", "xyz"}, {"inspect", id[:8]},
+		{"inspect", "xyz"}, {"signal", "xyz", "go"}, {"cancel", "xyz"}, {"inspect", id[:3]},
 	} {
 		bad := args[1]
-		s.fails(2, `agent id "`+bad+`": not a UUID`, append([]string{"agent"}, args...)...)
+		s.fails(2, `agent id "`+bad+`": not a UUID or an id prefix`, append([]string{"agent"}, args...)...)
 	}
 	unknown := uuid.NewString()
 	for _, args := range [][]string{{"inspect", unknown}, {"signal", unknown, "go"}, {"cancel", unknown}} {
 		s.fails(1, unknown, append([]string{"agent"}, args...)...)
 	}
+	s.fails(1, "no agent execution with id prefix 0000", "agent", "inspect", "0000")
 	s.fails(2, "accepts 2 arg(s)", "agent", "signal", id)
 }
 
@@ -434,8 +446,7 @@ func TestAgentConversation(t *testing.T) {
 	// Usage errors exit 2 before any request; an unknown agent exits 1.
 	unknown := uuid.NewString()
 	for _, sub := range []string{"entries", "checkpoints", "tasks"} {
-		s.fails(2, `agent id "xyz": not a UUID`, "agent", sub, "xyz")
-		s.fails(2, `agent id "`+id[:8]+`": not a UUID`, "agent", sub, id[:8])
+		s.fails(2, `agent id "xyz": not a UUID or an id prefix`, "agent", sub, "xyz")
 		s.fails(2, "accepts 1 arg(s), received 0", "agent", sub)
 		s.fails(2, "accepts 1 arg(s), received 2", "agent", sub, id, id)
 		s.fails(1, unknown, "agent", sub, unknown)

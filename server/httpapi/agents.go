@@ -106,6 +106,8 @@ type listAgentsInput struct {
 	Parent string `query:"parentExecutionId" doc:"Only the children of this execution."`
 	Limit  int    `query:"limit" default:"50" minimum:"1" maximum:"500"`
 	Cursor string `query:"cursor" doc:"nextCursor of the previous page."`
+	// IDPrefix resolves the short ids the CLI and the TUI show.
+	IDPrefix string `query:"idPrefix" doc:"Only executions whose id starts with this: 1 to 36 hex digits and dashes, any case."`
 }
 
 type listAgentsOutput struct {
@@ -312,6 +314,9 @@ func (a *api) listAgents(ctx context.Context, in *listAgentsInput) (*listAgentsO
 	f := engine.AgentFilter{Kind: in.Kind, Queue: in.Queue, Limit: in.Limit}
 	var err error
 	if f.Statuses, err = parseStatuses(in.Status); err != nil {
+		return nil, err
+	}
+	if f.IDPrefix, err = parseIDPrefix(in.IDPrefix); err != nil {
 		return nil, err
 	}
 	if in.Parent != "" {

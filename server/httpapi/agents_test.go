@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"net/url"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/uuid"
@@ -60,6 +61,16 @@ func TestListAgents(t *testing.T) {
 	if got := ids(list("kind=chat&limit=3&cursor=" + url.QueryEscape(*p.NextCursor))); !slices.Equal(got, started[4:]) {
 		t.Fatalf("filtered second page: %v", got)
 	}
+
+	// Id prefixes, in any case, as for workflows.
+	for _, id := range started {
+		for _, prefix := range []string{id.String()[:8], strings.ToUpper(id.String()[:13])} {
+			if got := ids(list("idPrefix=" + prefix)); !slices.Equal(got, []uuid.UUID{id}) {
+				t.Fatalf("idPrefix=%s: %v, want %s", prefix, got, id)
+			}
+		}
+	}
+	e.do("GET", path+"?idPrefix=xyz", ownerKey, nil).problem(400, "query.idPrefix")
 
 	e.do("GET", path+"?status=BOGUS", ownerKey, nil).problem(400, "query.status")
 	e.do("GET", path+"?cursor=!!!", ownerKey, nil).problem(400, "query.cursor")

@@ -556,8 +556,13 @@ func parseTime(location, s string) (*time.Time, error) {
 	return &t, nil
 }
 
-// idPrefixChars are what an id prefix may hold (any case).
-const idPrefixChars = "0123456789abcdefABCDEF-"
+// parseIDPrefix reads an idPrefix filter: the start of an id, in any case.
+func parseIDPrefix(raw string) (string, error) {
+	if len(raw) > 36 || strings.Trim(raw, "0123456789abcdefABCDEF-") != "" {
+		return "", badRequest("query.idPrefix", "must be 1 to 36 hex digits and dashes (the start of an id)", raw)
+	}
+	return strings.ToLower(raw), nil
+}
 
 func (a *api) listWorkflows(ctx context.Context, in *listInput) (*listOutput, error) {
 	if err := errors.Join(
@@ -568,13 +573,10 @@ func (a *api) listWorkflows(ctx context.Context, in *listInput) (*listOutput, er
 		return nil, refused(err)
 	}
 	f := engine.WorkflowFilter{Kind: in.Kind, Queue: in.Queue, Metadata: in.metadata, Limit: in.Limit}
-	if in.IDPrefix != "" {
-		if len(in.IDPrefix) > 36 || strings.Trim(in.IDPrefix, idPrefixChars) != "" {
-			return nil, badRequest("query.idPrefix", "must be 1 to 36 hex digits and dashes (the start of an id)", in.IDPrefix)
-		}
-		f.IDPrefix = strings.ToLower(in.IDPrefix)
-	}
 	var err error
+	if f.IDPrefix, err = parseIDPrefix(in.IDPrefix); err != nil {
+		return nil, err
+	}
 	if f.Statuses, err = parseStatuses(in.Status); err != nil {
 		return nil, err
 	}

@@ -107,6 +107,9 @@ type AgentFilter struct {
 	Kind     string
 	Queue    string
 	Parent   *uuid.UUID
+	// IDPrefix keeps the executions whose id, as text, starts with it; only
+	// lower-case hex digits and dashes are allowed.
+	IDPrefix string
 	After    *Cursor
 	Limit    int
 }
@@ -116,11 +119,14 @@ func (s *Store) ListAgents(ctx context.Context, f AgentFilter) ([]Agent, bool, e
 	if f.Limit <= 0 {
 		return nil, false, fmt.Errorf("list agents: limit must be positive")
 	}
+	if strings.Trim(f.IDPrefix, "0123456789abcdef-") != "" {
+		return nil, false, fmt.Errorf("list agents: id prefix %q has characters other than hex digits and dashes", f.IDPrefix)
+	}
 	var statuses []string
 	if len(f.Statuses) > 0 {
 		statuses = f.Statuses
 	}
-	args := []any{f.Tenant, statuses, f.Kind, f.Queue, f.Parent, f.Limit + 1}
+	args := []any{f.Tenant, statuses, f.Kind, f.Queue, f.Parent, f.Limit + 1, f.IDPrefix}
 	after := "true"
 	if f.After != nil {
 		after = f.After.condition(func(v any) string {
@@ -131,7 +137,8 @@ func (s *Store) ListAgents(ctx context.Context, f AgentFilter) ([]Agent, bool, e
 	list, err := collectAgents(s.pool.Query(ctx,
 		`SELECT `+agentColumns+` FROM agent_executions
 		 WHERE tenant_id = $1 AND ($2::text[] IS NULL OR status = ANY($2)) AND ($3 = '' OR kind = $3)
-		     AND ($4 = '' OR queue = $4) AND ($5::uuid IS NULL OR parent_id = $5) AND `+after+`
+		     AND ($4 = '' OR queue = $4) AND ($5::uuid IS NULL OR parent_id = $5) AND ($7 = '' OR id::text LIKE $7 || '%')
+		     AND `+after+`
 		 ORDER BY created_at DESC, id LIMIT $6`, args...))
 	return page(list, f.Limit, err)
 }
