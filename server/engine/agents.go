@@ -347,9 +347,8 @@ func (e *Engine) ScheduleAgentTask(ctx context.Context, r ScheduleAgentTaskReque
 			return err
 		}
 		if created {
-			fx.taskRunnable(r.Tenant, task.Queue)
 			e.deadlineIn(fx, task.TimeoutMs)
-			return nil
+			return e.taskRunnable(ctx, tx, fx, task)
 		}
 		owner, err := tx.TaskAgent(ctx, r.Tenant, task.ID)
 		if err == nil && (owner == nil || *owner != r.Agent) {

@@ -84,7 +84,7 @@ func (e *Engine) SubmitCommands(ctx context.Context, tenant, id uuid.UUID, statu
 			if err := e.finishCancelled(ctx, tx, fx, h, "requested while the workflow task ran"); err != nil {
 				return err
 			}
-			return e.save(ctx, tx, h, true)
+			return e.save(ctx, tx, fx, h, true)
 		}
 		c := &submission{e: e, tx: tx, fx: fx, h: h}
 		for i, cmd := range cmds {
@@ -107,7 +107,7 @@ func (e *Engine) SubmitCommands(ctx context.Context, tenant, id uuid.UUID, statu
 				return err
 			}
 		}
-		return e.save(ctx, tx, h, true)
+		return e.save(ctx, tx, fx, h, true)
 	})
 }
 
@@ -213,10 +213,11 @@ func (cmd ScheduleTask) apply(ctx context.Context, c *submission) error {
 		}
 		retries = *cmd.MaxRetries
 	}
-	created, err := c.tx.InsertTask(ctx, Task{
+	task := Task{
 		ID: cmd.ID, TenantID: wf.TenantID, WorkflowID: &wf.ID, Kind: cmd.Kind, Queue: queue,
 		Input: cmd.Input, MaxRetries: retries, TimeoutMs: cmd.TimeoutMs,
-	}, cmd.PrioritySeconds)
+	}
+	created, err := c.tx.InsertTask(ctx, task, cmd.PrioritySeconds)
 	if err != nil {
 		return err
 	}
@@ -233,9 +234,8 @@ func (cmd ScheduleTask) apply(ctx context.Context, c *submission) error {
 		return nil // the task and its event exist already
 	}
 	c.h.add(EventTaskScheduled, taskScheduledData{TaskExecutionID: cmd.ID.String(), Kind: cmd.Kind, Input: cmd.Input, Queue: queue, MaxRetries: retries})
-	c.fx.taskRunnable(wf.TenantID, queue)
 	c.e.deadlineIn(c.fx, cmd.TimeoutMs)
-	return nil
+	return c.e.taskRunnable(ctx, c.tx, c.fx, task)
 }
 
 // CompleteWorkflow ends the workflow with an output.

@@ -66,6 +66,7 @@ type Engine struct {
 	// dropped are tasks whose worker let go of them without the result
 	// being recorded; their leases are not renewed.
 	dropped *droppedTasks
+	offers  *offers
 }
 
 // New returns an Engine.
@@ -90,7 +91,7 @@ func New(st *store.Store, hub *notify.Hub, cfg Config, log *slog.Logger) *Engine
 	}
 	e := &Engine{st: st, hub: hub, cfg: cfg, log: log,
 		kinds: ttlcache.New[kindsKey, []string](kindsCacheTTL, kindsCacheSize), presence: newPresence(), tenantsSeen: newTenantsSeen(),
-		dropped: &droppedTasks{at: map[store.TaskRef]time.Time{}}}
+		dropped: &droppedTasks{at: map[store.TaskRef]time.Time{}}, offers: newOffers()}
 	e.newServices()
 	return e
 }
@@ -145,6 +146,20 @@ type effects struct {
 	retry  []delayed // tasks that become claimable later
 	// after runs once the change committed: work that takes other locks.
 	after []func()
+
+	offers *offers
+	// runnable are the workflows the change makes PENDING: each is handed
+	// to a waiting poller as it is saved, or announced after commit.
+	runnable []runnableWorkflow
+	// handoffs are the offers the change took, with what it claimed for
+	// them (delivered after commit; given back empty if it does not commit).
+	handoffs []handoff
+}
+
+type runnableWorkflow struct {
+	w      *Workflow
+	key    notify.Key
+	handed bool
 }
 
 type delayed struct {
@@ -153,11 +168,51 @@ type delayed struct {
 }
 
 func (fx *effects) workflowRunnable(w *Workflow) {
-	fx.notify = append(fx.notify, notify.Key{Tenant: w.TenantID, Queue: w.Queue, Kind: notify.Workflows})
+	fx.runnable = append(fx.runnable, runnableWorkflow{w: w, key: notify.Key{Tenant: w.TenantID, Queue: w.Queue, Kind: notify.Workflows}})
 }
 
-func (fx *effects) taskRunnable(tenant uuid.UUID, queue string) {
-	fx.notify = append(fx.notify, notify.Key{Tenant: tenant, Queue: queue, Kind: notify.Tasks})
+// take takes a waiting poller's offer for work of kind under key.
+func (fx *effects) take(key notify.Key, kind string) *offer {
+	o := fx.offers.take(key, kind)
+	if o != nil {
+		fx.handoffs = append(fx.handoffs, handoff{o: o})
+	}
+	return o
+}
+
+// handOver records what the change claimed for the offer it took.
+func (fx *effects) handOver(o *offer, row any) {
+	for i := range fx.handoffs {
+		if fx.handoffs[i].o == o {
+			fx.handoffs[i].row = row
+		}
+	}
+}
+
+// giveBack returns the offers a change took that did not commit.
+func (fx *effects) giveBack() {
+	for _, h := range fx.handoffs {
+		h.o.result <- nil
+	}
+	fx.handoffs = nil
+}
+
+// taskRunnable makes a task the transaction created claimable: handed to
+// a poller waiting for its kind on this replica, or announced.
+func (e *Engine) taskRunnable(ctx context.Context, tx *store.Tx, fx *effects, t Task) error {
+	key := notify.Key{Tenant: t.TenantID, Queue: t.Queue, Kind: notify.Tasks}
+	if o := fx.take(key, t.Kind); o != nil {
+		claimed, err := tx.ClaimTaskByID(ctx, t.TenantID, t.ID, o.worker, e.cfg.WorkerTimeout)
+		if err == nil {
+			fx.handOver(o, claimed)
+			return nil
+		}
+		if !errors.Is(err, ErrNotFound) {
+			return err
+		}
+	}
+	fx.notify = append(fx.notify, key)
+	return nil
 }
 
 // timerIn announces a timer or timeout due in d. The database decides when
@@ -205,7 +260,7 @@ func (e *Engine) failOversized(ctx context.Context, full *historyFullError) erro
 		if err := e.stopWork(ctx, tx, fx, &wf, "workflow failed: "+msg); err != nil {
 			return err
 		}
-		return e.save(ctx, tx, h, true)
+		return e.save(ctx, tx, fx, h, true)
 	})
 }
 
@@ -214,10 +269,14 @@ func (e *Engine) failOversized(ctx context.Context, full *historyFullError) erro
 func (e *Engine) change(ctx context.Context, fn func(tx *store.Tx, fx *effects) error) error {
 	var fx effects
 	run := func() error {
-		return e.st.InTx(ctx, func(tx *store.Tx) error {
-			fx = effects{}
+		err := e.st.InTx(ctx, func(tx *store.Tx) error {
+			fx = effects{offers: e.offers}
 			return fn(tx, &fx)
 		})
+		if err != nil {
+			fx.giveBack()
+		}
+		return err
 	}
 	err := run()
 	for attempt := 1; attempt < 3 && store.IsRetryable(err); attempt++ {
@@ -226,8 +285,16 @@ func (e *Engine) change(ctx context.Context, fn func(tx *store.Tx, fx *effects) 
 	if err != nil {
 		return store.Refused(err)
 	}
+	for _, h := range fx.handoffs {
+		h.o.result <- h.row
+	}
 	for _, k := range fx.notify {
 		e.hub.Notify(k)
+	}
+	for _, r := range fx.runnable {
+		if !r.handed {
+			e.hub.Notify(r.key)
+		}
 	}
 	if !fx.timer.IsZero() {
 		e.announceTimer(fx.timer)
@@ -277,7 +344,7 @@ func (e *historyFullError) Unwrap() error { return e.tooLarge }
 // save appends h's events and writes the workflow row back. A history
 // that would pass the limit is refused, unless the change ends the
 // workflow (no worker replays an ended workflow) or must land anyway.
-func (e *Engine) save(ctx context.Context, tx *store.Tx, h *history, releaseWorker bool) error {
+func (e *Engine) save(ctx context.Context, tx *store.Tx, fx *effects, h *history, releaseWorker bool) error {
 	w := h.wf
 	if size := w.HistoryBytes + int64(h.added); h.added > 0 && !w.Terminal() && !h.mustLand {
 		if size > int64(e.cfg.MaxHistoryBytes) {
@@ -289,10 +356,43 @@ func (e *Engine) save(ctx context.Context, tx *store.Tx, h *history, releaseWork
 				"max_history_bytes", e.cfg.MaxHistoryBytes)
 		}
 	}
-	return tx.SaveWorkflow(ctx, w.TenantID, w.ID, h.events, store.WorkflowUpdate{
+	u := store.WorkflowUpdate{
 		Status: w.Status, LastSequence: w.LastSequence, WakePending: w.WakePending, CancelRequested: w.CancelRequested,
 		Output: w.Output, Error: w.Error, TaskTimeMs: w.TaskTimeMs, ReleaseWorker: releaseWorker,
-	})
+	}
+	o := e.handToPoller(fx, w)
+	if o != nil {
+		u.Status, u.ClaimFor, u.Lease = StatusRunning, o.worker, e.workflowTaskLease()
+	}
+	claimed, err := tx.SaveWorkflow(ctx, w.TenantID, w.ID, h.events, u)
+	if err != nil || o == nil {
+		return err
+	}
+	*w = *claimed
+	fx.handOver(o, *claimed)
+	return nil
+}
+
+// handToPoller takes, for a workflow the change made runnable and saves
+// PENDING, the offer of a poller waiting for its kind on this replica.
+func (e *Engine) handToPoller(fx *effects, w *Workflow) *offer {
+	if w.Status != StatusPending {
+		return nil
+	}
+	for i := range fx.runnable {
+		if r := &fx.runnable[i]; r.w == w && !r.handed {
+			o := fx.take(r.key, w.Kind)
+			r.handed = o != nil
+			return o
+		}
+	}
+	return nil
+}
+
+// workflowTaskLease is the lease of a claimed workflow task: renewed while
+// its worker stays connected, never past workflow_task_lease.
+func (e *Engine) workflowTaskLease() time.Duration {
+	return min(e.cfg.WorkflowTaskLease, e.cfg.WorkerTimeout)
 }
 
 // makeRunnable is the one place a workflow becomes runnable after a wake-up
@@ -322,7 +422,7 @@ func (e *Engine) wake(ctx context.Context, tx *store.Tx, fx *effects, tenant, id
 	h := &history{wf: &wf}
 	seq := h.add(eventType, data)
 	makeRunnable(&wf, fx)
-	return seq, e.save(ctx, tx, h, false)
+	return seq, e.save(ctx, tx, fx, h, false)
 }
 
 // announceTimer tells the timer service a timer is due at at.

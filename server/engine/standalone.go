@@ -52,15 +52,14 @@ func (e *Engine) SubmitTask(ctx context.Context, r SubmitTaskRequest) (id uuid.U
 		timeout = &r.TimeoutMs
 	}
 	err = e.change(ctx, func(tx *store.Tx, fx *effects) error {
-		created, err = tx.InsertTask(ctx, Task{ID: id, TenantID: r.Tenant, Kind: r.Kind, Queue: r.Queue,
-			Input: r.Input, MaxRetries: r.MaxRetries, TimeoutMs: timeout}, 0)
+		task := Task{ID: id, TenantID: r.Tenant, Kind: r.Kind, Queue: r.Queue, Input: r.Input, MaxRetries: r.MaxRetries, TimeoutMs: timeout}
+		created, err = tx.InsertTask(ctx, task, 0)
 		if err != nil {
 			return err
 		}
 		if created {
-			fx.taskRunnable(r.Tenant, r.Queue)
 			e.deadlineIn(fx, timeout)
-			return nil
+			return e.taskRunnable(ctx, tx, fx, task)
 		}
 		// The key's task, unless a workflow took that id for a task of its own.
 		owner, err := tx.TaskWorkflow(ctx, r.Tenant, id)
@@ -95,7 +94,7 @@ func (e *Engine) CancelTask(ctx context.Context, tenant, id uuid.UUID) error {
 		h.add(EventTaskCancelled, taskCancelledData{TaskExecutionID: id.String(), Reason: "cancelled"})
 		h.add(EventTaskFailed, taskFailedData{TaskExecutionID: id.String(), Error: "Task cancelled", Attempts: task.ExecutionCount})
 		makeRunnable(&wf, fx)
-		return e.save(ctx, tx, h, false)
+		return e.save(ctx, tx, fx, h, false)
 	})
 }
 

@@ -93,7 +93,7 @@ func (e *Engine) createWorkflow(ctx context.Context, tx *store.Tx, fx *effects, 
 		extra(h)
 	}
 	fx.workflowRunnable(&w)
-	return e.save(ctx, tx, h, false)
+	return e.save(ctx, tx, fx, h, false)
 }
 
 // StartWorkflow creates a workflow execution, or with an idempotency key
@@ -211,7 +211,7 @@ func (e *Engine) Signal(ctx context.Context, tenant, id uuid.UUID, name string, 
 func (e *Engine) PollWorkflow(ctx context.Context, tenant uuid.UUID, queue, worker string) (*Workflow, error) {
 	return pollFor(ctx, e, notify.Workflows, tenant, queue, worker, nil,
 		func(queue string, kinds []string) (Workflow, error) {
-			return e.st.ClaimWorkflow(ctx, tenant, queue, kinds, worker, min(e.cfg.WorkflowTaskLease, e.cfg.WorkerTimeout))
+			return e.st.ClaimWorkflow(ctx, tenant, queue, kinds, worker, e.workflowTaskLease())
 		},
 		e.st.UnclaimWorkflow)
 }
@@ -241,7 +241,7 @@ func pollFor[T any](ctx context.Context, e *Engine, kind notify.WorkKind, tenant
 	}
 	key := notify.Key{Tenant: tenant, Queue: queue, Kind: kind}
 	var got *T
-	err := e.poll(ctx, key, func() (bool, error) {
+	handed, err := e.poll(ctx, key, worker, kinds, func() (bool, error) {
 		item, err := claim(queue, kinds)
 		if errors.Is(err, ErrNotFound) {
 			return false, nil
@@ -252,7 +252,12 @@ func pollFor[T any](ctx context.Context, e *Engine, kind notify.WorkKind, tenant
 		got = &item
 		return true, nil
 	})
+	if handed != nil {
+		item := handed.(T)
+		got = &item
+	}
 	if got != nil && ctx.Err() != nil {
+		// The caller left: the work goes back to the queue.
 		err = unclaim(context.WithoutCancel(ctx), *got)
 		e.hub.Notify(key)
 		return nil, err
@@ -261,31 +266,46 @@ func pollFor[T any](ctx context.Context, e *Engine, kind notify.WorkKind, tenant
 }
 
 // poll calls claim until it finds work, the hold runs out or the caller
-// goes away. The waiter is registered before the first look, so work that
-// appears between a look and the wait still wakes this poller.
-func (e *Engine) poll(ctx context.Context, key notify.Key, claim func() (bool, error)) error {
+// goes away. While it waits between looks, an offer is open (see offer): a
+// change that makes matching work runnable meanwhile hands it over, and
+// poll returns it. The waiter is registered before the first look, so work
+// that appears between a look and the wait still wakes this poller; the
+// offer is open only while it waits, so it never gets work both ways.
+func (e *Engine) poll(ctx context.Context, key notify.Key, worker string, kinds []string, claim func() (bool, error)) (handed any, err error) {
 	w := e.hub.Wait(key)
 	defer w.Done()
 	deadline := time.Now().Add(e.cfg.PollHold)
 	for {
 		if ctx.Err() != nil {
-			return nil // the caller left: claim nothing it would not receive
+			return nil, nil // the caller left: claim nothing it would not receive
 		}
 		found, err := claim()
 		if found || err != nil {
-			return err
+			return nil, err
 		}
 		left := time.Until(deadline)
 		if left <= 0 {
-			return nil
+			return nil, nil
 		}
 		t := time.NewTimer(min(left, e.cfg.RecheckInterval))
+		o := e.offers.make(key, worker, kinds)
 		select {
+		case row := <-o.result:
+			o = nil
+			if row != nil {
+				t.Stop()
+				return row, nil
+			}
 		case <-w.C:
 		case <-t.C:
 		case <-ctx.Done():
 		}
 		t.Stop()
+		if o != nil && e.offers.withdraw(o) {
+			if row := <-o.result; row != nil {
+				return row, nil
+			}
+		}
 	}
 }
 
@@ -341,7 +361,7 @@ func (e *Engine) CancelWorkflow(ctx context.Context, tenant, id uuid.UUID, reaso
 				return err
 			}
 		}
-		return e.save(ctx, tx, h, !held)
+		return e.save(ctx, tx, fx, h, !held)
 	})
 }
 
@@ -418,7 +438,7 @@ func (e *Engine) tellParent(ctx context.Context, tx *store.Tx, fx *effects, chil
 		h.add(EventChildFailed, childFailedData{ChildExecutionName: name, ChildExecutionID: id, ChildWorkflowExecutionID: id, Error: errMsg})
 	}
 	makeRunnable(&parent, fx)
-	return e.save(ctx, tx, h, false)
+	return e.save(ctx, tx, fx, h, false)
 }
 
 // Subscribe returns a subscription to the work that appears on a queue.

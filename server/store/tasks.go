@@ -55,26 +55,40 @@ func (t *Tx) InsertTask(ctx context.Context, task Task, prioritySeconds int32) (
 	return tag.RowsAffected() == 1, err
 }
 
-// ClaimTask moves the first claimable PENDING task of tenant+queue (of one of
-// kinds, when kinds is not nil) to RUNNING for worker and opens an attempt,
-// in one statement.
+// ClaimTask moves the first claimable PENDING task of tenant+queue (of
+// one of kinds, when kinds is not nil) to RUNNING for worker and records
+// the attempt.
 func (s *Store) ClaimTask(ctx context.Context, tenant uuid.UUID, queue string, kinds []string, worker string, lease time.Duration) (Task, error) {
-	return scanTask(s.pool.QueryRow(ctx,
-		`WITH claimed AS (
-		     UPDATE tasks SET status = 'RUNNING', worker_id = $4, lease_expires_at = now() + $5::interval,
+	return scanTask(s.pool.QueryRow(ctx, claimTaskSQL(`(SELECT id FROM tasks
+		 WHERE tenant_id = $1 AND queue = $4 AND status = 'PENDING'
+		     AND (not_before IS NULL OR not_before <= now()) AND (deadline_at IS NULL OR deadline_at > now())
+		     AND ($5::text[] IS NULL OR kind = ANY($5))
+		 ORDER BY dispatch_order LIMIT 1 FOR UPDATE SKIP LOCKED)`),
+		tenant, worker, lease, queue, kinds))
+}
+
+// ClaimTaskByID is ClaimTask of one task the transaction just made
+// claimable, handing it to a worker waiting for it (ErrNotFound when it is
+// not claimable after all).
+func (t *Tx) ClaimTaskByID(ctx context.Context, tenant, id uuid.UUID, worker string, lease time.Duration) (Task, error) {
+	return scanTask(t.tx.QueryRow(ctx, claimTaskSQL(`$4 AND status = 'PENDING'
+		 AND (not_before IS NULL OR not_before <= now()) AND (deadline_at IS NULL OR deadline_at > now())`),
+		tenant, worker, lease, id))
+}
+
+// claimTaskSQL claims the task the condition selects ($1 tenant, $2 worker,
+// $3 lease, then the condition's own) and records its attempt.
+func claimTaskSQL(which string) string {
+	return `WITH claimed AS (
+		     UPDATE tasks SET status = 'RUNNING', worker_id = $2, lease_expires_at = now() + $3::interval,
 		         execution_count = execution_count + 1, started_at = now(), updated_at = now()
-		     WHERE tenant_id = $1 AND id = (SELECT id FROM tasks
-		                 WHERE tenant_id = $1 AND queue = $2 AND status = 'PENDING'
-		                     AND (not_before IS NULL OR not_before <= now()) AND (deadline_at IS NULL OR deadline_at > now())
-		                     AND ($3::text[] IS NULL OR kind = ANY($3))
-		                 ORDER BY dispatch_order LIMIT 1 FOR UPDATE SKIP LOCKED)
-		     RETURNING `+taskColumns+`),
+		     WHERE tenant_id = $1 AND id = ` + which + `
+		     RETURNING ` + taskColumns + `),
 		 attempt AS (
 		     INSERT INTO task_attempts (tenant_id, task_id, attempt, worker_id, status)
-		     SELECT tenant_id, id, execution_count, $4, 'RUNNING' FROM claimed
+		     SELECT tenant_id, id, execution_count, $2, 'RUNNING' FROM claimed
 		     ON CONFLICT (tenant_id, task_id, attempt) DO UPDATE SET worker_id = EXCLUDED.worker_id, status = 'RUNNING', started_at = now())
-		 SELECT * FROM claimed`,
-		tenant, queue, kinds, worker, lease))
+		 SELECT * FROM claimed`
 }
 
 // LockTask reads a task of tenant and locks its row.

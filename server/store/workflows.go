@@ -148,11 +148,17 @@ type WorkflowUpdate struct {
 	TaskTimeMs      int64
 	// ReleaseWorker clears the worker and lease (the workflow task ended).
 	ReleaseWorker bool
+	// ClaimFor, when set, hands the workflow task to that waiting worker
+	// in the same write (Status is then RUNNING): leased for Lease, as a
+	// claim would.
+	ClaimFor string
+	Lease    time.Duration
 }
 
-// SaveWorkflow appends events (already numbered) to a workflow's history
-// and writes u to its row, in one statement.
-func (t *Tx) SaveWorkflow(ctx context.Context, tenant, id uuid.UUID, events []Event, u WorkflowUpdate) error {
+// SaveWorkflow appends events to a workflow and writes its new state in
+// one statement. With u.ClaimFor it also claims the workflow task for that
+// worker and returns the row as a claim does; otherwise the row is nil.
+func (t *Tx) SaveWorkflow(ctx context.Context, tenant, id uuid.UUID, events []Event, u WorkflowUpdate) (*Workflow, error) {
 	size := 0
 	seqs := make([]int32, len(events))
 	types := make([]string, len(events))
@@ -161,20 +167,29 @@ func (t *Tx) SaveWorkflow(ctx context.Context, tenant, id uuid.UUID, events []Ev
 		seqs[i], types[i], data[i] = e.Sequence, e.Type, string(e.Data)
 		size += EventSize(e)
 	}
-	_, err := t.tx.Exec(ctx,
-		`WITH appended AS (
+	sql := `WITH appended AS (
 		     INSERT INTO workflow_events (tenant_id, workflow_id, sequence, event_type, event_data)
 		     SELECT $13, $1, s, t, d::json FROM unnest($10::int[], $11::text[], $12::text[]) AS u(s, t, d))
-		 UPDATE workflow_executions SET status = $2, last_sequence = $3, wake_pending = $4, cancel_requested = $5,
-		     output = coalesce($6::json, output), error = coalesce($7, error), workflow_task_time_ms = `+taskTime("$8")+`,
-		     worker_id = CASE WHEN $9 THEN NULL ELSE worker_id END,
-		     lease_expires_at = CASE WHEN $9 THEN NULL ELSE lease_expires_at END,
+		 UPDATE workflow_executions SET status = $2, last_sequence = $3, wake_pending = $4 AND $15 = '', cancel_requested = $5,
+		     output = coalesce($6::json, output), error = coalesce($7, error), workflow_task_time_ms = ` + taskTime("$8") + `,
+		     worker_id = CASE WHEN $15 <> '' THEN $15 WHEN $9 THEN NULL ELSE worker_id END,
+		     lease_expires_at = CASE WHEN $15 <> '' THEN now() + $16::interval WHEN $9 THEN NULL ELSE lease_expires_at END,
+		     claimed_at = CASE WHEN $15 <> '' THEN now() ELSE claimed_at END,
+		     started_at = CASE WHEN $15 <> '' THEN coalesce(started_at, now()) ELSE started_at END,
 		     completed_at = CASE WHEN $2 IN ('COMPLETED', 'FAILED', 'CANCELLED') THEN now() ELSE completed_at END,
 		     history_bytes = history_bytes + $14, updated_at = now()
-		 WHERE tenant_id = $13 AND id = $1`,
-		id, u.Status, u.LastSequence, u.WakePending, u.CancelRequested, jsonText(u.Output), u.Error, u.TaskTimeMs,
-		u.ReleaseWorker, seqs, types, data, tenant, size)
-	return err
+		 WHERE tenant_id = $13 AND id = $1`
+	args := []any{id, u.Status, u.LastSequence, u.WakePending, u.CancelRequested, jsonText(u.Output), u.Error, u.TaskTimeMs,
+		u.ReleaseWorker, seqs, types, data, tenant, size, u.ClaimFor, u.Lease}
+	if u.ClaimFor == "" {
+		_, err := t.tx.Exec(ctx, sql, args...)
+		return nil, err
+	}
+	w, err := scanWorkflow(t.tx.QueryRow(ctx, sql+` RETURNING `+workflowColumns, args...))
+	if err != nil {
+		return nil, err
+	}
+	return &w, nil
 }
 
 // ClaimWorkflow moves the first PENDING workflow of tenant+queue (of one of
