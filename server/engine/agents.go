@@ -30,8 +30,23 @@ var ErrAgentNotRunnable = errors.New("agent execution is not waiting")
 // maxWaitIDs bounds the tasks or children one suspension names.
 const maxWaitIDs = 10_000
 
-func (fx *effects) agentRunnable(tenant uuid.UUID, queue string) {
-	fx.notify = append(fx.notify, notify.Key{Tenant: tenant, Queue: queue, Kind: notify.Agents})
+// agentRunnable makes an execution the transaction made PENDING
+// claimable: handed to a poller waiting for its kind on this replica, or
+// announced.
+func (e *Engine) agentRunnable(ctx context.Context, tx *store.Tx, fx *effects, a Agent) error {
+	key := notify.Key{Tenant: a.TenantID, Queue: a.Queue, Kind: notify.Agents}
+	if o := fx.take(key, a.Kind); o != nil {
+		claimed, err := tx.ClaimAgentByID(ctx, a.TenantID, a.ID, o.worker, e.cfg.WorkerTimeout)
+		if err == nil {
+			fx.handOver(o, claimed)
+			return nil
+		}
+		if !errors.Is(err, ErrNotFound) {
+			return err
+		}
+	}
+	fx.notify = append(fx.notify, key)
+	return nil
 }
 
 // CreateAgentRequest starts an agent execution.
@@ -74,8 +89,7 @@ func (e *Engine) CreateAgent(ctx context.Context, r CreateAgentRequest) (Agent, 
 		if created, err = tx.InsertAgent(ctx, a); err != nil {
 			return err
 		}
-		fx.agentRunnable(a.TenantID, a.Queue)
-		return nil
+		return e.agentRunnable(ctx, tx, fx, created)
 	})
 	return created, err
 }
@@ -142,7 +156,8 @@ func (e *Engine) agentTaskSettled(ctx context.Context, tx *store.Tx, fx *effects
 	if err != nil || agent == nil {
 		return err
 	}
-	return e.wakeAgent(ctx, tx, fx, task.TenantID, *agent, &task.ID)
+	_, err = e.wakeAgent(ctx, tx, fx, task.TenantID, *agent, &task.ID)
+	return err
 }
 
 // wakeAgent makes a WAITING agent PENDING when what it waits for holds.
@@ -152,16 +167,15 @@ func (e *Engine) agentTaskSettled(ctx context.Context, tx *store.Tx, fx *effects
 // running, as each statement sees only what had committed when it began,
 // and neither would wake the agent. Under the lock, the second to get it
 // looks after the first has committed.
-func (e *Engine) wakeAgent(ctx context.Context, tx *store.Tx, fx *effects, tenant, id uuid.UUID, trigger *uuid.UUID) error {
+func (e *Engine) wakeAgent(ctx context.Context, tx *store.Tx, fx *effects, tenant, id uuid.UUID, trigger *uuid.UUID) (woke bool, err error) {
 	a, err := tx.LockAgent(ctx, tenant, id)
 	if err != nil || a.Status != StatusWaiting {
-		return err
+		return false, err
 	}
-	queue, woke, err := tx.WakeAgentIfReady(ctx, tenant, id, trigger)
-	if woke {
-		fx.agentRunnable(tenant, queue)
+	if a.Queue, woke, err = tx.WakeAgentIfReady(ctx, tenant, id, trigger); !woke || err != nil {
+		return false, err
 	}
-	return err
+	return true, e.agentRunnable(ctx, tx, fx, a)
 }
 
 // liveAgent locks an agent execution that has not ended.
@@ -510,7 +524,7 @@ func (e *Engine) endAgent(ctx context.Context, tenant, id uuid.UUID, end store.A
 		if a.ParentID == nil {
 			return nil
 		}
-		err = e.wakeAgent(ctx, tx, fx, tenant, *a.ParentID, nil)
+		_, err = e.wakeAgent(ctx, tx, fx, tenant, *a.ParentID, nil)
 		if errors.Is(err, ErrNotFound) {
 			return nil
 		}
@@ -553,7 +567,8 @@ func (e *Engine) SuspendAgent(ctx context.Context, tenant, id uuid.UUID, w Agent
 		if err := tx.SuspendAgent(ctx, tenant, id, w); err != nil {
 			return err
 		}
-		return e.wakeAgent(ctx, tx, fx, tenant, id, nil)
+		_, err := e.wakeAgent(ctx, tx, fx, tenant, id, nil)
+		return err
 	})
 }
 
@@ -598,11 +613,7 @@ func (e *Engine) SignalAgent(ctx context.Context, tenant, id uuid.UUID, name str
 		if err := tx.InsertAgentSignal(ctx, tenant, id, sig); err != nil {
 			return err
 		}
-		queue, woke, err := tx.WakeAgentIfReady(ctx, tenant, id, nil)
-		if woke {
-			resumed = true
-			fx.agentRunnable(tenant, queue)
-		}
+		resumed, err = e.wakeAgent(ctx, tx, fx, tenant, id, nil)
 		return err
 	})
 	return sig.ID, resumed, err

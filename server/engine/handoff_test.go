@@ -199,3 +199,44 @@ func TestPollerLeavingAsWorkIsHandedOver(t *testing.T) {
 		h.e.cfg.PollHold = time.Minute
 	}
 }
+
+// An agent created, or woken, while an agent poller waits goes to it in
+// the same transaction.
+func TestWaitingAgentPollersAreHandedAgents(t *testing.T) {
+	h := newHandoffEnv(t)
+	poll := func(ctx context.Context) (*Agent, error) {
+		return h.e.PollAgent(ctx, h.tenant, "q", "aw", []string{"chat"})
+	}
+	polled := pollAsync(poll, h.ctx)
+	h.waiting(1)
+	// Another kind is not for this poller: it stays PENDING.
+	other, err := h.e.CreateAgent(h.ctx, CreateAgentRequest{Tenant: h.tenant, Kind: "research", Queue: "q"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.waiting(1) // woken by its announcement, the poller found nothing and waits again
+	a, err := h.e.CreateAgent(h.ctx, CreateAgentRequest{Tenant: h.tenant, Kind: "chat", Queue: "q"})
+	if err != nil || a.Status != StatusPending {
+		t.Fatalf("created %+v (%v), want it PENDING", a, err)
+	}
+	got := recv(t, polled)
+	if got == nil || got.ID != a.ID || got.Status != StatusRunning || got.StartedAt == nil || !got.StartedAt.Equal(got.CreatedAt) {
+		t.Fatalf("handed %+v; want %s, claimed in the transaction that created it", got, a.ID)
+	}
+	if o, err := h.e.Agent(h.ctx, h.tenant, other.ID); err != nil || o.Status != StatusPending {
+		t.Fatalf("the agent of another kind is %s (%v)", o.Status, err)
+	}
+
+	// A signal it waits for wakes it into the next waiting poll.
+	if err := h.e.SuspendAgent(h.ctx, h.tenant, a.ID, AgentWait{Kind: WaitSignal, Signal: "go"}); err != nil {
+		t.Fatal(err)
+	}
+	polled = pollAsync(poll, h.ctx)
+	h.waiting(1)
+	if _, resumed, err := h.e.SignalAgent(h.ctx, h.tenant, a.ID, "go", []byte(`1`), nil); err != nil || !resumed {
+		t.Fatalf("signal: resumed %v, %v", resumed, err)
+	}
+	if again := recv(t, polled); again == nil || again.ID != a.ID || again.Status != StatusRunning {
+		t.Fatalf("handed %+v after the signal", again)
+	}
+}

@@ -146,15 +146,25 @@ func (s *Store) ListAgents(ctx context.Context, f AgentFilter) ([]Agent, bool, e
 // ClaimAgent moves the first PENDING agent execution of tenant+queue (of
 // one of kinds, when kinds is not nil) to RUNNING for worker.
 func (s *Store) ClaimAgent(ctx context.Context, tenant uuid.UUID, queue string, kinds []string, worker string, lease time.Duration) (Agent, error) {
-	return scanAgent(s.pool.QueryRow(ctx,
-		`UPDATE agent_executions SET status = 'RUNNING', worker_id = $4, lease_expires_at = now() + $5::interval,
+	return scanAgent(s.pool.QueryRow(ctx, claimAgentSQL(`(SELECT id FROM agent_executions
+		 WHERE tenant_id = $1 AND queue = $4 AND status = 'PENDING' AND ($5::text[] IS NULL OR kind = ANY($5))
+		 ORDER BY dispatch_order LIMIT 1 FOR UPDATE SKIP LOCKED)`),
+		tenant, worker, lease, queue, kinds))
+}
+
+// ClaimAgentByID is ClaimAgent of one execution the transaction just made
+// PENDING, handing it to a worker waiting for it.
+func (t *Tx) ClaimAgentByID(ctx context.Context, tenant, id uuid.UUID, worker string, lease time.Duration) (Agent, error) {
+	return scanAgent(t.tx.QueryRow(ctx, claimAgentSQL(`$4 AND status = 'PENDING'`), tenant, worker, lease, id))
+}
+
+// claimAgentSQL claims the execution the condition selects ($1 tenant, $2
+// worker, $3 lease, then the condition's own).
+func claimAgentSQL(which string) string {
+	return `UPDATE agent_executions SET status = 'RUNNING', worker_id = $2, lease_expires_at = now() + $3::interval,
 		     started_at = coalesce(started_at, now()), updated_at = now()
-		 WHERE tenant_id = $1 AND id = (SELECT id FROM agent_executions
-		             WHERE tenant_id = $1 AND queue = $2 AND status = 'PENDING'
-		                 AND ($3::text[] IS NULL OR kind = ANY($3))
-		             ORDER BY dispatch_order LIMIT 1 FOR UPDATE SKIP LOCKED)
-		 RETURNING `+agentColumns,
-		tenant, queue, kinds, worker, lease))
+		 WHERE tenant_id = $1 AND id = ` + which + `
+		 RETURNING ` + agentColumns
 }
 
 // UnclaimAgent undoes ClaimAgent for a poller that left before receiving
