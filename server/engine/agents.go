@@ -34,19 +34,9 @@ const maxWaitIDs = 10_000
 // claimable: handed to a poller waiting for its kind on this replica, or
 // announced.
 func (e *Engine) agentRunnable(ctx context.Context, tx *store.Tx, fx *effects, a Agent) error {
-	key := notify.Key{Tenant: a.TenantID, Queue: a.Queue, Kind: notify.Agents}
-	if o := fx.take(key, a.Kind); o != nil {
-		claimed, err := tx.ClaimAgentByID(ctx, a.TenantID, a.ID, o.worker, e.cfg.WorkerTimeout)
-		if err == nil {
-			fx.handOver(o, claimed)
-			return nil
-		}
-		if !errors.Is(err, ErrNotFound) {
-			return err
-		}
-	}
-	fx.notify = append(fx.notify, key)
-	return nil
+	return runnable(fx, notify.Key{Tenant: a.TenantID, Queue: a.Queue, Kind: notify.Agents}, a.Kind, func(worker string) (Agent, error) {
+		return tx.ClaimAgentByID(ctx, a.TenantID, a.ID, worker, e.cfg.WorkerTimeout)
+	})
 }
 
 // CreateAgentRequest starts an agent execution.

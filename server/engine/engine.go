@@ -200,9 +200,17 @@ func (fx *effects) giveBack() {
 // taskRunnable makes a task the transaction created claimable: handed to
 // a poller waiting for its kind on this replica, or announced.
 func (e *Engine) taskRunnable(ctx context.Context, tx *store.Tx, fx *effects, t Task) error {
-	key := notify.Key{Tenant: t.TenantID, Queue: t.Queue, Kind: notify.Tasks}
-	if o := fx.take(key, t.Kind); o != nil {
-		claimed, err := tx.ClaimTaskByID(ctx, t.TenantID, t.ID, o.worker, e.cfg.WorkerTimeout)
+	return runnable(fx, notify.Key{Tenant: t.TenantID, Queue: t.Queue, Kind: notify.Tasks}, t.Kind, func(worker string) (Task, error) {
+		return tx.ClaimTaskByID(ctx, t.TenantID, t.ID, worker, e.cfg.WorkerTimeout)
+	})
+}
+
+// runnable hands work of kind the transaction made claimable under key to
+// a poller waiting for it, claimed for its worker by claim (ErrNotFound:
+// not claimable after all); otherwise it announces the work.
+func runnable[T any](fx *effects, key notify.Key, kind string, claim func(worker string) (T, error)) error {
+	if o := fx.take(key, kind); o != nil {
+		claimed, err := claim(o.worker)
 		if err == nil {
 			fx.handOver(o, claimed)
 			return nil
