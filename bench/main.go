@@ -138,6 +138,9 @@ func run() error {
 		for _, n := range workerNs {
 			scenarios = append(scenarios, scenario{name: kind, workflow: kind, workers: n, starters: *starters, replicas: base})
 		}
+		// One starter: the latency of a workflow alone (in a closed loop of
+		// many, p50 is about starters ÷ throughput).
+		scenarios = append(scenarios, scenario{name: kind, workflow: kind, workers: *replicaWkrs, starters: 1, replicas: base})
 	}
 	wakeup := scenario{name: "wakeup", workflow: "one-task", workers: 2, starters: 1, replicas: base, split: true}
 	scenarios = append(scenarios,
@@ -560,6 +563,7 @@ func (e *env) runScenario(ctx context.Context, sc scenario) (result, error) {
 		r.TxnPerWf = round(float64(s1.commits-s0.commits) / n)
 		r.RollbackPerWf = round(float64(s1.rollbacks-s0.rollbacks) / n)
 		r.WriteTxnPerWf = round(float64(s1.nextXid-s0.nextXid) / n)
+		r.ServerCPUMsPerWf = round(float64(s1.server-s0.server) * 10 / n) // 100 ticks/s
 	}
 	r.CPU = cpuBetween(s0, s1)
 	for _, srv := range e.servers {
