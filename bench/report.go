@@ -231,7 +231,7 @@ func printReplicas(w io.Writer, rep *report) {
 			case r.Replicas != n:
 			case r.Name == "wakeup":
 				wake = r
-			case r.Name == "one-task" && r.Workers == *replicaWkrs:
+			case r.Name == "one-task" && r.Workers == *replicaWkrs && r.Starters == rep.Config.Starters:
 				one = r
 			}
 		}
