@@ -8,9 +8,12 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/cedar-policy/cedar-go"
 	"github.com/google/uuid"
+
+	"github.com/flovyn/flovyn/internal/ttlcache"
 )
 
 // DefaultPolicies is the Cedar policy document used when no policy file is
@@ -24,6 +27,32 @@ type CedarAuthorizer struct {
 	policies *cedar.PolicySet
 	source   string // "embedded default policies" or the file name
 	log      *slog.Logger
+	// allowed remembers requests the policies allowed. A decision depends
+	// only on what request puts in the Cedar request, and the policies do
+	// not change while the server runs; a worker's every call is the same
+	// request, evaluated once. (Denials are evaluated, and logged, each time.)
+	allowed *ttlcache.Cache[decisionKey, struct{}]
+}
+
+// decisionKey is everything of a request that the policies see.
+type decisionKey struct {
+	ptype         PrincipalType
+	pid, role     string
+	ptenant       uuid.UUID
+	instanceAdmin bool
+	action        Action
+	res           Resource
+}
+
+// Allowed requests are remembered for this long, this many at most.
+const (
+	decisionCacheTTL  = 10 * time.Minute
+	decisionCacheSize = 10_000
+)
+
+func newCedarAuthorizer(ps *cedar.PolicySet, source string, log *slog.Logger) *CedarAuthorizer {
+	return &CedarAuthorizer{policies: ps, source: source, log: log,
+		allowed: ttlcache.New[decisionKey, struct{}](decisionCacheTTL, decisionCacheSize)}
 }
 
 var _ Authorizer = (*CedarAuthorizer)(nil)
@@ -40,7 +69,7 @@ func NewCedarAuthorizer(file string, log *slog.Logger) (*CedarAuthorizer, error)
 		if err != nil {
 			return nil, fmt.Errorf("embedded policies: %w", err)
 		}
-		return &CedarAuthorizer{policies: ps, source: "embedded default policies", log: log}, nil
+		return newCedarAuthorizer(ps, "embedded default policies", log), nil
 	}
 	data, err := os.ReadFile(file)
 	if err != nil {
@@ -55,7 +84,7 @@ func NewCedarAuthorizer(file string, log *slog.Logger) (*CedarAuthorizer, error)
 		return nil, fmt.Errorf("policy file %s: %w", file, err)
 	}
 	log.Info("authorization policies loaded", "file", file)
-	return &CedarAuthorizer{policies: ps, source: file, log: log}, nil
+	return newCedarAuthorizer(ps, file, log), nil
 }
 
 // ParsePolicies parses a Cedar policy document; one without any policy is
@@ -98,6 +127,10 @@ func (a *CedarAuthorizer) Authorize(_ context.Context, p Principal, action Actio
 	if !p.InstanceAdmin && res.TenantID != uuid.Nil && res.TenantID != p.TenantID {
 		return a.deny(p, action, res, "resource in another tenant")
 	}
+	key := decisionKey{ptype: p.Type, pid: p.ID, role: p.Role, ptenant: p.TenantID, instanceAdmin: p.InstanceAdmin, action: action, res: res}
+	if _, ok := a.allowed.Get(key); ok {
+		return nil
+	}
 	req, entities, err := request(p, action, res)
 	if err != nil {
 		return a.deny(p, action, res, err.Error())
@@ -121,6 +154,7 @@ func (a *CedarAuthorizer) Authorize(_ context.Context, p Principal, action Actio
 		}
 		return a.deny(p, action, res, reason)
 	}
+	a.allowed.Put(key, struct{}{})
 	return nil
 }
 

@@ -227,3 +227,42 @@ forbid (principal, action, resource) when { principal.department == "x" };
 		t.Fatalf("evaluation error: %v, want ErrForbidden", err)
 	}
 }
+
+// Allowed requests are remembered, each by everything the policies see:
+// the same request again is not evaluated again, and a request that
+// differs in any part (principal, role, action, resource) is decided anew.
+func TestDecisionsAreRememberedByTheWholeRequest(t *testing.T) {
+	a, logs := defaultAuthorizer(t)
+	viewer := Principal{TenantID: tenantA, Type: PrincipalUser, ID: "u", Role: "VIEWER"}
+	read := resourceFor(ActionWorkflowRead, tenantA)
+	for range 3 {
+		if err := a.Authorize(context.Background(), viewer, ActionWorkflowRead, read); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := a.allowed.Len(); n != 1 {
+		t.Fatalf("%d remembered decisions after one request three times, want 1", n)
+	}
+	if err := a.Authorize(context.Background(), viewer, ActionWorkflowStart, read); !errors.Is(err, ErrForbidden) {
+		t.Fatalf("a viewer starting a workflow: %v, want ErrForbidden", err)
+	}
+	other := viewer
+	other.TenantID = tenantB
+	if err := a.Authorize(context.Background(), other, ActionWorkflowRead, read); !errors.Is(err, ErrForbidden) {
+		t.Fatalf("another tenant's viewer reading: %v, want ErrForbidden", err)
+	}
+	noRole := viewer
+	noRole.Role = ""
+	if err := a.Authorize(context.Background(), noRole, ActionWorkflowRead, read); !errors.Is(err, ErrForbidden) {
+		t.Fatalf("the same user without a role: %v, want ErrForbidden", err)
+	}
+	for range 2 {
+		_ = a.Authorize(context.Background(), viewer, ActionCredentialCreate, resourceFor(ActionCredentialCreate, tenantA))
+	}
+	if n := strings.Count(logs.String(), "credential.create"); n != 2 {
+		t.Fatalf("a denial repeated is logged %d times, want 2", n)
+	}
+	if n := a.allowed.Len(); n != 1 {
+		t.Fatalf("%d remembered decisions, want only the one allowed", n)
+	}
+}
