@@ -26,10 +26,15 @@ import (
 func TestReplicaKilled(t *testing.T) {
 	c := newCluster(t, 3, true)
 	l := newLoad(t, "kill-replica")
+	// The surviving replicas run no tasks until the doomed one holds some:
+	// a task scheduled where one of its pollers waits is handed to it there
+	// (eager dispatch), so the doomed replica's pollers would seldom get one.
 	for _, r := range c.replicas[:2] {
 		for k := range 2 {
-			name := fmt.Sprintf("r%d-w%d", r.n, k)
-			c.startWorker(r, l.queue, name, l.both(name))
+			c.startWorker(r, l.queue, fmt.Sprintf("r%d-w%d", r.n, k), func(w *sdk.Worker) {
+				l.workflows(w)
+				l.agents(nil)(w)
+			})
 		}
 	}
 	// The workers of the doomed replica hold every workflow task and task
@@ -60,13 +65,20 @@ func TestReplicaKilled(t *testing.T) {
 	waitUntil(t, "the doomed replica's workers hold workflow tasks and tasks", func() bool {
 		return heldWorkflows.Load() >= 2 && heldTasks.Load() >= 2
 	})
-	// Agents too: created until the doomed workers hold some.
+	// Agents too: created until the doomed workers hold some (on every
+	// replica: one created where a poller waits is handed to that poller).
 	agents := 0
 	waitUntil(t, "the doomed replica's workers hold agents", func() bool {
-		l.startAgent(c.replicas[agents%2], agents)
+		l.startAgent(c.replicas[agents%3], agents)
 		agents++
 		return heldAgents.Load() >= 2
 	})
+	for _, r := range c.replicas[:2] {
+		for k := range 2 {
+			name := fmt.Sprintf("r%d-t%d", r.n, k)
+			c.startWorker(r, l.queue, name, l.tasks(name, nil))
+		}
+	}
 
 	orphans := c.heldBy(doomedWorkers)
 	doomed.kill()
