@@ -217,7 +217,7 @@ func (cmd ScheduleTask) apply(ctx context.Context, c *submission) error {
 		ID: cmd.ID, TenantID: wf.TenantID, WorkflowID: &wf.ID, Kind: cmd.Kind, Queue: queue,
 		Input: cmd.Input, MaxRetries: retries, TimeoutMs: cmd.TimeoutMs,
 	}
-	created, err := c.tx.InsertTask(ctx, task, cmd.PrioritySeconds)
+	created, err := c.e.insertTask(ctx, c.tx, c.fx, task, cmd.PrioritySeconds)
 	if err != nil {
 		return err
 	}
@@ -235,7 +235,7 @@ func (cmd ScheduleTask) apply(ctx context.Context, c *submission) error {
 	}
 	c.h.add(EventTaskScheduled, taskScheduledData{TaskExecutionID: cmd.ID.String(), Kind: cmd.Kind, Input: cmd.Input, Queue: queue, MaxRetries: retries})
 	c.e.deadlineIn(c.fx, cmd.TimeoutMs)
-	return c.e.taskRunnable(ctx, c.tx, c.fx, task)
+	return nil
 }
 
 // CompleteWorkflow ends the workflow with an output.

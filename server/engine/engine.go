@@ -197,6 +197,25 @@ func (fx *effects) giveBack() {
 	fx.handoffs = nil
 }
 
+// insertTask creates a task, PENDING, or RUNNING for a poller waiting for
+// its kind on this replica, to which it is handed; false when its id
+// exists already.
+func (e *Engine) insertTask(ctx context.Context, tx *store.Tx, fx *effects, t Task, prioritySeconds int32) (bool, error) {
+	key := notify.Key{Tenant: t.TenantID, Queue: t.Queue, Kind: notify.Tasks}
+	if o := fx.take(key, t.Kind); o != nil {
+		claimed, created, err := tx.InsertClaimedTask(ctx, t, prioritySeconds, o.worker, e.cfg.WorkerTimeout)
+		if created {
+			fx.handOver(o, claimed)
+		}
+		return created, err // not created: the offer goes back empty
+	}
+	created, err := tx.InsertTask(ctx, t, prioritySeconds)
+	if created {
+		fx.notify = append(fx.notify, key)
+	}
+	return created, err
+}
+
 // taskRunnable makes a task the transaction created claimable: handed to
 // a poller waiting for its kind on this replica, or announced.
 func (e *Engine) taskRunnable(ctx context.Context, tx *store.Tx, fx *effects, t Task) error {

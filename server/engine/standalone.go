@@ -53,13 +53,13 @@ func (e *Engine) SubmitTask(ctx context.Context, r SubmitTaskRequest) (id uuid.U
 	}
 	err = e.change(ctx, func(tx *store.Tx, fx *effects) error {
 		task := Task{ID: id, TenantID: r.Tenant, Kind: r.Kind, Queue: r.Queue, Input: r.Input, MaxRetries: r.MaxRetries, TimeoutMs: timeout}
-		created, err = tx.InsertTask(ctx, task, 0)
+		created, err = e.insertTask(ctx, tx, fx, task, 0)
 		if err != nil {
 			return err
 		}
 		if created {
 			e.deadlineIn(fx, timeout)
-			return e.taskRunnable(ctx, tx, fx, task)
+			return nil
 		}
 		// The key's task, unless a workflow took that id for a task of its own.
 		owner, err := tx.TaskWorkflow(ctx, r.Tenant, id)

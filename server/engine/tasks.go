@@ -32,12 +32,9 @@ func (e *Engine) CompleteTask(ctx context.Context, tenant, id uuid.UUID, output 
 		return err
 	}
 	return e.reported(tenant, id, e.changeOrFail(ctx, func(tx *store.Tx, fx *effects) error {
-		task, err := tx.LockTask(ctx, tenant, id)
-		if err != nil || taskEnded(task) {
-			return err
-		}
-		if err := tx.FinishTask(ctx, task, StatusCompleted, output, nil, nil); err != nil {
-			return err
+		task, finished, err := tx.CompleteTask(ctx, tenant, id, output)
+		if err != nil || !finished {
+			return err // a task that has ended already is left as it is
 		}
 		if task.WorkflowID == nil {
 			return e.agentTaskSettled(ctx, tx, fx, task)

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"time"
 
 	"github.com/google/uuid"
@@ -53,6 +54,32 @@ func (t *Tx) InsertTask(ctx context.Context, task Task, prioritySeconds int32) (
 		task.ID, task.TenantID, task.WorkflowID, task.Kind, task.Queue, prioritySeconds, jsonText(task.Input),
 		task.MaxRetries, task.TimeoutMs)
 	return tag.RowsAffected() == 1, err
+}
+
+// InsertClaimedTask is InsertTask of a task handed at once to a waiting
+// worker: created RUNNING for it, leased, with its first attempt open, in
+// one statement. It returns the task as a claim does, and false when the
+// id exists already (nothing changes).
+func (t *Tx) InsertClaimedTask(ctx context.Context, task Task, prioritySeconds int32, worker string, lease time.Duration) (Task, bool, error) {
+	claimed, err := scanTask(t.tx.QueryRow(ctx,
+		`WITH inserted AS (
+		     INSERT INTO tasks (id, tenant_id, workflow_id, kind, queue, status, priority_seconds, dispatch_order, input,
+		         max_retries, timeout_ms, deadline_at, worker_id, lease_expires_at, execution_count, started_at)
+		     VALUES ($1, $2, $3, $4, $5, 'RUNNING', $6, now() - $6::int * interval '1 second', $7::json, $8, $9,
+		         CASE WHEN $9::bigint > 0 THEN now() + $9::bigint * interval '1 millisecond' END,
+		         $10, now() + $11::interval, 1, now())
+		     ON CONFLICT (tenant_id, id) DO NOTHING
+		     RETURNING `+taskColumns+`),
+		 attempt AS (
+		     INSERT INTO task_attempts (tenant_id, task_id, attempt, worker_id, status)
+		     SELECT tenant_id, id, 1, $10, 'RUNNING' FROM inserted)
+		 SELECT * FROM inserted`,
+		task.ID, task.TenantID, task.WorkflowID, task.Kind, task.Queue, prioritySeconds, jsonText(task.Input),
+		task.MaxRetries, task.TimeoutMs, worker, lease))
+	if errors.Is(err, ErrNotFound) {
+		return Task{}, false, nil
+	}
+	return claimed, err == nil, err
 }
 
 // ClaimTask moves the first claimable PENDING task of tenant+queue (of
@@ -108,6 +135,31 @@ func (t *Tx) TaskWorkflow(ctx context.Context, tenant, id uuid.UUID) (*uuid.UUID
 // TaskTenants is WorkflowTenants for tasks.
 func (s *Store) TaskTenants(ctx context.Context, id uuid.UUID) ([]uuid.UUID, error) {
 	return s.tenantsOf(ctx, "tasks", id)
+}
+
+// CompleteTask records a task's successful attempt in one statement: the
+// task COMPLETED with output, its attempt closed. It returns the task as it
+// was (without its input), and false when it had already ended (nothing
+// changes); a task the tenant does not have is ErrNotFound.
+func (t *Tx) CompleteTask(ctx context.Context, tenant, id uuid.UUID, output json.RawMessage) (Task, bool, error) {
+	task, err := scanTask(t.tx.QueryRow(ctx,
+		`WITH finished AS (
+		     UPDATE tasks SET status = 'COMPLETED', output = $3::json, error = NULL, not_before = NULL, worker_id = NULL,
+		         lease_expires_at = NULL, completed_at = now(), updated_at = now()
+		     WHERE tenant_id = $1 AND id = $2 AND status IN ('PENDING', 'RUNNING')
+		     RETURNING `+taskResultColumns+`),
+		 attempt AS (
+		     UPDATE task_attempts a SET status = 'COMPLETED', error = NULL, finished_at = now() FROM finished f
+		     WHERE a.tenant_id = f.tenant_id AND a.task_id = f.id AND a.attempt = f.execution_count)
+		 SELECT * FROM finished`, tenant, id, jsonText(output)))
+	if !errors.Is(err, ErrNotFound) {
+		return task, err == nil, err
+	}
+	var one int
+	if err := t.tx.QueryRow(ctx, `SELECT 1 FROM tasks WHERE tenant_id = $1 AND id = $2`, tenant, id).Scan(&one); err != nil {
+		return Task{}, false, notFound(err)
+	}
+	return Task{}, false, nil
 }
 
 // FinishTask records the outcome of a task's current attempt: status
