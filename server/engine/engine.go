@@ -372,6 +372,15 @@ func (e *historyFullError) Unwrap() error { return e.tooLarge }
 // that would pass the limit is refused, unless the change ends the
 // workflow (no worker replays an ended workflow) or must land anyway.
 func (e *Engine) save(ctx context.Context, tx *store.Tx, fx *effects, h *history, releaseWorker bool) error {
+	return e.write(fx, h, releaseWorker, func(u store.WorkflowUpdate) (*Workflow, error) {
+		return tx.SaveWorkflow(ctx, h.wf.TenantID, h.wf.ID, h.events, u)
+	})
+}
+
+// write checks a change to h's workflow against the history limit, hands
+// the workflow to a waiting poller when the change makes it runnable, and
+// writes it with put (SaveWorkflow, or CreateWorkflow for a new one).
+func (e *Engine) write(fx *effects, h *history, releaseWorker bool, put func(store.WorkflowUpdate) (*Workflow, error)) error {
 	w := h.wf
 	if size := w.HistoryBytes + int64(h.added); h.added > 0 && !w.Terminal() && !h.mustLand {
 		if size > int64(e.cfg.MaxHistoryBytes) {
@@ -391,7 +400,7 @@ func (e *Engine) save(ctx context.Context, tx *store.Tx, fx *effects, h *history
 	if o != nil {
 		u.Status, u.ClaimFor, u.Lease = StatusRunning, o.worker, e.workflowTaskLease()
 	}
-	claimed, err := tx.SaveWorkflow(ctx, w.TenantID, w.ID, h.events, u)
+	claimed, err := put(u)
 	if err != nil || o == nil {
 		return err
 	}

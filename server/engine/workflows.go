@@ -84,16 +84,15 @@ func (r *StartRequest) workflow(id uuid.UUID) Workflow {
 // createWorkflow inserts w with its WORKFLOW_STARTED event followed by the
 // events extra adds, and makes it runnable.
 func (e *Engine) createWorkflow(ctx context.Context, tx *store.Tx, fx *effects, w Workflow, extra func(h *history)) error {
-	if err := tx.InsertWorkflow(ctx, w); err != nil {
-		return err
-	}
 	h := &history{wf: &w}
 	h.add(EventWorkflowStarted, workflowStartedData{Input: w.Input, WorkflowKind: w.Kind, Queue: w.Queue})
 	if extra != nil {
 		extra(h)
 	}
 	fx.workflowRunnable(&w)
-	return e.save(ctx, tx, fx, h, false)
+	return e.write(fx, h, false, func(u store.WorkflowUpdate) (*Workflow, error) {
+		return tx.CreateWorkflow(ctx, w, h.events, u)
+	})
 }
 
 // StartWorkflow creates a workflow execution, or with an idempotency key

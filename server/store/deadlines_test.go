@@ -112,7 +112,7 @@ func TestOverdueTaskAttempts(t *testing.T) {
 	}
 	wf, running, retrying := uuid.New(), uuid.New(), uuid.New()
 	err = s.InTx(ctx, func(tx *store.Tx) error {
-		if err := tx.InsertWorkflow(ctx, store.Workflow{ID: wf, TenantID: tenant.ID, Kind: "k", Queue: "q", Status: store.StatusWaiting}); err != nil {
+		if _, err := tx.CreateWorkflow(ctx, store.Workflow{ID: wf, TenantID: tenant.ID, Kind: "k", Queue: "q"}, nil, store.WorkflowUpdate{Status: store.StatusWaiting}); err != nil {
 			return err
 		}
 		for _, id := range []uuid.UUID{running, retrying} {

@@ -23,7 +23,7 @@ func TestListWorkflowsPagesThroughTies(t *testing.T) {
 		for range 5 {
 			id := uuid.New()
 			ids = append(ids, id)
-			if err := tx.InsertWorkflow(ctx, store.Workflow{ID: id, TenantID: tenant.ID, Kind: "k", Queue: "q", Status: store.StatusPending}); err != nil {
+			if _, err := tx.CreateWorkflow(ctx, store.Workflow{ID: id, TenantID: tenant.ID, Kind: "k", Queue: "q"}, nil, store.WorkflowUpdate{Status: store.StatusPending}); err != nil {
 				return err
 			}
 		}

@@ -26,7 +26,7 @@ func TestSameIDsInTwoTenants(t *testing.T) {
 	wf, task := uuid.New(), uuid.New()
 	for _, tenant := range tenants {
 		err := s.InTx(ctx, func(tx *store.Tx) error {
-			if err := tx.InsertWorkflow(ctx, store.Workflow{ID: wf, TenantID: tenant, Kind: "k", Queue: "q", Status: store.StatusPending}); err != nil {
+			if _, err := tx.CreateWorkflow(ctx, store.Workflow{ID: wf, TenantID: tenant, Kind: "k", Queue: "q"}, nil, store.WorkflowUpdate{Status: store.StatusPending}); err != nil {
 				return err
 			}
 			created, err := tx.InsertTask(ctx, store.Task{ID: task, TenantID: tenant, WorkflowID: &wf, Kind: "t", Queue: "q"}, 0)

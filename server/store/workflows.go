@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"time"
 
 	"github.com/google/uuid"
@@ -89,26 +90,6 @@ func jsonText(b json.RawMessage) *string {
 	return &s
 }
 
-// InsertWorkflow creates w (status PENDING) with last_sequence 0. An id
-// already in use gives ErrConflict, without aborting the transaction (a
-// replayed SCHEDULE_CHILD_WORKFLOW meets its child this way).
-func (t *Tx) InsertWorkflow(ctx context.Context, w Workflow) error {
-	if w.Metadata == nil {
-		w.Metadata = map[string]string{}
-	}
-	tag, err := t.tx.Exec(ctx,
-		`INSERT INTO workflow_executions (id, tenant_id, kind, queue, status, priority_seconds, dispatch_order, input,
-		     workflow_version, metadata, parent_id, parent_child_name, workflow_task_time_ms)
-		 VALUES ($1, $2, $3, $4, $5, $6, now() - $6::int * interval '1 second', $7::json, $8, $9, $10, $11, `+taskTime("$12")+`)
-		 ON CONFLICT (tenant_id, id) DO NOTHING`,
-		w.ID, w.TenantID, w.Kind, w.Queue, w.Status, w.PrioritySeconds, jsonText(w.Input), w.Version, w.Metadata,
-		w.ParentID, w.ParentChildName, w.TaskTimeMs)
-	if err == nil && tag.RowsAffected() == 0 {
-		return ErrConflict
-	}
-	return err
-}
-
 // LockWorkflow reads a workflow and locks its row until the transaction
 // ends; every append to its history happens under this lock.
 func (t *Tx) LockWorkflow(ctx context.Context, tenant, id uuid.UUID) (Workflow, error) {
@@ -155,18 +136,58 @@ type WorkflowUpdate struct {
 	Lease    time.Duration
 }
 
-// SaveWorkflow appends events to a workflow and writes its new state in
-// one statement. With u.ClaimFor it also claims the workflow task for that
-// worker and returns the row as a claim does; otherwise the row is nil.
-func (t *Tx) SaveWorkflow(ctx context.Context, tenant, id uuid.UUID, events []Event, u WorkflowUpdate) (*Workflow, error) {
-	size := 0
-	seqs := make([]int32, len(events))
-	types := make([]string, len(events))
-	data := make([]string, len(events))
+// CreateWorkflow inserts w with its first events and the state u gives it,
+// in one statement. An id already in use gives ErrConflict, without
+// aborting the transaction (a replayed SCHEDULE_CHILD_WORKFLOW meets its
+// child this way). With u.ClaimFor it returns the row as a claim does;
+// otherwise nil.
+func (t *Tx) CreateWorkflow(ctx context.Context, w Workflow, events []Event, u WorkflowUpdate) (*Workflow, error) {
+	if w.Metadata == nil {
+		w.Metadata = map[string]string{}
+	}
+	seqs, types, data, size := eventColumns(events)
+	created, err := scanWorkflow(t.tx.QueryRow(ctx,
+		`WITH created AS (
+		     INSERT INTO workflow_executions (id, tenant_id, kind, queue, status, priority_seconds, dispatch_order, input,
+		         workflow_version, metadata, parent_id, parent_child_name, workflow_task_time_ms, last_sequence, history_bytes,
+		         worker_id, lease_expires_at, claimed_at, started_at)
+		     VALUES ($1, $2, $3, $4, $5, $6, now() - $6::int * interval '1 second', $7::json, $8, $9, $10, $11, `+taskTime("$12")+`,
+		         $13, $14, nullif($15, ''), CASE WHEN $15 <> '' THEN now() + $16::interval END,
+		         CASE WHEN $15 <> '' THEN now() END, CASE WHEN $15 <> '' THEN now() END)
+		     ON CONFLICT (tenant_id, id) DO NOTHING
+		     RETURNING `+workflowColumns+`),
+		 appended AS (
+		     INSERT INTO workflow_events (tenant_id, workflow_id, sequence, event_type, event_data)
+		     SELECT $2, $1, s, t, d::json FROM unnest($17::int[], $18::text[], $19::text[]) AS u(s, t, d)
+		     WHERE EXISTS (SELECT 1 FROM created))
+		 SELECT * FROM created`,
+		w.ID, w.TenantID, w.Kind, w.Queue, u.Status, w.PrioritySeconds, jsonText(w.Input), w.Version, w.Metadata,
+		w.ParentID, w.ParentChildName, u.TaskTimeMs, u.LastSequence, size, u.ClaimFor, u.Lease, seqs, types, data))
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return nil, ErrConflict
+	case err != nil || u.ClaimFor == "":
+		return nil, err
+	}
+	return &created, nil
+}
+
+// eventColumns spreads events into the arrays the statements unnest, and
+// sums their size.
+func eventColumns(events []Event) (seqs []int32, types, data []string, size int) {
+	seqs, types, data = make([]int32, len(events)), make([]string, len(events)), make([]string, len(events))
 	for i, e := range events {
 		seqs[i], types[i], data[i] = e.Sequence, e.Type, string(e.Data)
 		size += EventSize(e)
 	}
+	return seqs, types, data, size
+}
+
+// SaveWorkflow appends events to a workflow and writes its new state in
+// one statement. With u.ClaimFor it also claims the workflow task for that
+// worker and returns the row as a claim does; otherwise the row is nil.
+func (t *Tx) SaveWorkflow(ctx context.Context, tenant, id uuid.UUID, events []Event, u WorkflowUpdate) (*Workflow, error) {
+	seqs, types, data, size := eventColumns(events)
 	sql := `WITH appended AS (
 		     INSERT INTO workflow_events (tenant_id, workflow_id, sequence, event_type, event_data)
 		     SELECT $13, $1, s, t, d::json FROM unnest($10::int[], $11::text[], $12::text[]) AS u(s, t, d))
