@@ -360,7 +360,8 @@ func TestWorkflowIDPrefixes(t *testing.T) {
 	ctx := context.Background()
 	for _, id := range twins {
 		err := s.srv.Store().InTx(ctx, func(tx *store.Tx) error {
-			return tx.InsertWorkflow(ctx, store.Workflow{ID: id, TenantID: acme.ID, Kind: "twin", Queue: "nobody", Status: store.StatusPending})
+			_, err := tx.CreateWorkflow(ctx, store.Workflow{ID: id, TenantID: acme.ID, Kind: "twin", Queue: "nobody"}, nil, store.WorkflowUpdate{Status: store.StatusPending})
+			return err
 		})
 		if err != nil {
 			t.Fatal(err)
