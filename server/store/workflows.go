@@ -90,11 +90,12 @@ func jsonText(b json.RawMessage) *string {
 	return &s
 }
 
-// LockWorkflow reads a workflow and locks its row until the transaction
-// ends; every append to its history happens under this lock.
+// LockWorkflow reads a workflow, without its input and output (a change
+// writes an output, never reads one), and locks its row until the
+// transaction ends; every append to its history happens under this lock.
 func (t *Tx) LockWorkflow(ctx context.Context, tenant, id uuid.UUID) (Workflow, error) {
 	return scanWorkflow(t.tx.QueryRow(ctx,
-		`SELECT `+workflowColumns+` FROM workflow_executions WHERE tenant_id = $2 AND id = $1 FOR UPDATE`, id, tenant))
+		`SELECT `+workflowSummaryColumns+` FROM workflow_executions WHERE tenant_id = $2 AND id = $1 FOR UPDATE`, id, tenant))
 }
 
 // WorkflowParent returns a tenant's workflow's parent and the name the
