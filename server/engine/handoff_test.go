@@ -240,3 +240,28 @@ func TestWaitingAgentPollersAreHandedAgents(t *testing.T) {
 		t.Fatalf("handed %+v after the signal", again)
 	}
 }
+
+// A poll still running on a connection that has closed (after the reclaim
+// of its worker's work ran) does not keep what it claims: the work goes
+// back to the queue, not to a worker that cannot receive it.
+func TestPollOfAWorkerWhoseConnectionClosedClaimsNothing(t *testing.T) {
+	h := newHandoffEnv(t)
+	h.e.cfg.PollHold = 0
+	h.e.presence.Seen(7, h.tenant, "gone")
+	h.e.ConnectionClosed(h.ctx, 7)
+	res, err := h.e.StartWorkflow(h.ctx, StartRequest{Tenant: h.tenant, Kind: "k", Queue: "q"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := h.e.PollWorkflow(h.ctx, h.tenant, "q", "gone"); err != nil || got != nil {
+		t.Fatalf("the poll of a worker whose connection closed got %+v (%v)", got, err)
+	}
+	if w, err := h.e.Workflow(h.ctx, h.tenant, res.ID); err != nil || w.Status != StatusPending || w.WorkerID != nil {
+		t.Fatalf("the workflow is %s held by %v (%v), want PENDING", w.Status, w.WorkerID, err)
+	}
+	// Back on a new connection, the worker gets it.
+	h.e.presence.Seen(8, h.tenant, "gone")
+	if got, err := h.e.PollWorkflow(h.ctx, h.tenant, "q", "gone"); err != nil || got == nil || got.ID != res.ID {
+		t.Fatalf("after reconnecting the worker got %+v (%v)", got, err)
+	}
+}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/flovyn/flovyn/internal/ttlcache"
 	"github.com/flovyn/flovyn/server/limits"
 	"github.com/flovyn/flovyn/server/store"
 )
@@ -101,9 +102,14 @@ func (e *Engine) workerKinds(ctx context.Context, tenant uuid.UUID, worker, capT
 type Presence struct {
 	mu    sync.Mutex
 	conns map[uint64]map[store.WorkerRef]bool // connection -> workers seen on it
+	// left are workers whose last connection closed a moment ago: a poll of
+	// theirs still running cannot deliver what it claims.
+	left *ttlcache.Cache[store.WorkerRef, bool]
 }
 
-func newPresence() *Presence { return &Presence{conns: map[uint64]map[store.WorkerRef]bool{}} }
+func newPresence() *Presence {
+	return &Presence{conns: map[uint64]map[store.WorkerRef]bool{}, left: ttlcache.New[store.WorkerRef, bool](time.Minute, 10_000)}
+}
 
 // maxWorkersPerConn bounds the worker ids one connection can make the
 // server remember; a real worker process uses one or two.
@@ -136,9 +142,22 @@ func (p *Presence) Closed(conn uint64) []store.WorkerRef {
 	for w := range refs {
 		if !p.connected(w) {
 			gone = append(gone, w)
+			p.left.Put(w, true)
 		}
 	}
 	return gone
+}
+
+// lost reports whether the worker's connections have all closed: what a
+// poll of its claims now would be leased to a worker that cannot get it.
+func (p *Presence) lost(w store.WorkerRef) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.connected(w) {
+		return false
+	}
+	_, left := p.left.Get(w)
+	return left
 }
 
 func (p *Presence) connected(w store.WorkerRef) bool {

@@ -255,8 +255,9 @@ func pollFor[T any](ctx context.Context, e *Engine, kind notify.WorkKind, tenant
 		item := handed.(T)
 		got = &item
 	}
-	if got != nil && ctx.Err() != nil {
-		// The caller left: the work goes back to the queue.
+	if got != nil && (ctx.Err() != nil || e.presence.lost(store.WorkerRef{Tenant: tenant, ID: worker})) {
+		// The caller left (or its connection has closed, and the reclaim of
+		// its work ran before this claim): the work goes back to the queue.
 		err = unclaim(context.WithoutCancel(ctx), *got)
 		e.hub.Notify(key)
 		return nil, err
