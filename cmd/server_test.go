@@ -111,16 +111,15 @@ authenticators = ["static_api_key"]
 		t.Fatalf("the notification stream at shutdown: %v, want its end", err)
 	}
 	<-polled // answered, or refused when it came too late: either way not held
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	var exitErr error
+	// The log ends when the process does. Wait comes after: it closes the
+	// pipe, and lines not read by then would be lost.
+	var out string
 	select {
-	case exitErr = <-exited:
+	case out = <-logged:
 	case <-time.After(time.Minute):
 		t.Fatal("flovyn server still running a minute after SIGTERM")
 	}
-	out := <-logged
-	if exitErr != nil {
+	if exitErr := cmd.Wait(); exitErr != nil {
 		t.Fatalf("flovyn server exited with %v after SIGTERM:\n%s", exitErr, out)
 	}
 	if strings.Contains(out, "were cut") || !strings.Contains(out, `"msg":"shut down"`) {
