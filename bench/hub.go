@@ -67,33 +67,28 @@ func (h *hub) wait(ctx context.Context, id string) (completion, bool) {
 	return completion{}, false
 }
 
-func (h *hub) deliver(taskID string, at time.Time) {
-	h.mu.Lock()
-	h.delivered[taskID] = at
-	h.mu.Unlock()
-}
+func (h *hub) deliver(taskID string, at time.Time) { h.record(&h.delivered, taskID, at) }
 
-func (h *hub) takeDeliveries() map[string]time.Time {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	d := h.delivered
-	h.delivered = map[string]time.Time{}
-	return d
-}
+// takeDeliveries returns and forgets when each task function was called.
+func (h *hub) takeDeliveries() map[string]time.Time { return h.take(&h.delivered) }
 
 // dispatched records that agent id's function was called now.
-func (h *hub) dispatched(id string, at time.Time) {
+func (h *hub) dispatched(id string, at time.Time) { h.record(&h.resumed, id, at) }
+
+// takeDispatches returns and forgets the last dispatch of every agent.
+func (h *hub) takeDispatches() map[string]time.Time { return h.take(&h.resumed) }
+
+func (h *hub) record(m *map[string]time.Time, id string, at time.Time) {
 	h.mu.Lock()
-	h.resumed[id] = at
+	(*m)[id] = at
 	h.mu.Unlock()
 }
 
-// takeDispatches returns and forgets the last dispatch of every agent.
-func (h *hub) takeDispatches() map[string]time.Time {
+func (h *hub) take(m *map[string]time.Time) map[string]time.Time {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	d := h.resumed
-	h.resumed = map[string]time.Time{}
+	d := *m
+	*m = map[string]time.Time{}
 	return d
 }
 

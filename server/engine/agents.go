@@ -180,7 +180,7 @@ func liveAgent(ctx context.Context, tx *store.Tx, tenant, id uuid.UUID) (Agent, 
 // AgentEntries returns up to limit entries of an execution's conversation,
 // after one entry when after is not nil, reporting whether there are more.
 func (e *Engine) AgentEntries(ctx context.Context, tenant, id uuid.UUID, after *uuid.UUID, limit int) ([]AgentEntry, bool, error) {
-	if _, err := e.st.Agent(ctx, tenant, id); err != nil {
+	if err := e.st.AgentExists(ctx, tenant, id); err != nil {
 		return nil, false, store.Refused(err)
 	}
 	entries, more, err := e.st.AgentEntries(ctx, tenant, id, after, limit)
@@ -252,7 +252,7 @@ func lower(s string) string {
 
 // LatestAgentCheckpoint returns an execution's newest checkpoint, or nil.
 func (e *Engine) LatestAgentCheckpoint(ctx context.Context, tenant, id uuid.UUID) (*AgentCheckpoint, error) {
-	if _, err := e.st.Agent(ctx, tenant, id); err != nil {
+	if err := e.st.AgentExists(ctx, tenant, id); err != nil {
 		return nil, store.Refused(err)
 	}
 	c, err := e.st.LatestAgentCheckpoint(ctx, tenant, id)
@@ -266,7 +266,7 @@ func (e *Engine) LatestAgentCheckpoint(ctx context.Context, tenant, id uuid.UUID
 // sequence after, in sequence order and without their state, reporting
 // whether there are more.
 func (e *Engine) AgentCheckpoints(ctx context.Context, tenant, id uuid.UUID, after int32, limit int) ([]AgentCheckpoint, bool, error) {
-	if _, err := e.st.Agent(ctx, tenant, id); err != nil {
+	if err := e.st.AgentExists(ctx, tenant, id); err != nil {
 		return nil, false, store.Refused(err)
 	}
 	list, more, err := e.st.AgentCheckpoints(ctx, tenant, id, after, limit)
@@ -366,7 +366,7 @@ func (e *Engine) ScheduleAgentTask(ctx context.Context, r ScheduleAgentTaskReque
 // AgentTaskResults returns the tasks ids of an agent, in the order asked;
 // an id that is not one of the agent's tasks is ErrNotFound.
 func (e *Engine) AgentTaskResults(ctx context.Context, tenant, agent uuid.UUID, ids []uuid.UUID) ([]AgentTask, error) {
-	if _, err := e.st.Agent(ctx, tenant, agent); err != nil {
+	if err := e.st.AgentExists(ctx, tenant, agent); err != nil {
 		return nil, store.Refused(err)
 	}
 	if ids == nil {
@@ -395,7 +395,7 @@ func (e *Engine) AgentTaskResults(ctx context.Context, tenant, agent uuid.UUID, 
 // order they were scheduled, after the cursor, reporting whether there are
 // more.
 func (e *Engine) AgentTasks(ctx context.Context, tenant, agent uuid.UUID, after *Cursor, limit int) ([]AgentTask, bool, error) {
-	if _, err := e.st.Agent(ctx, tenant, agent); err != nil {
+	if err := e.st.AgentExists(ctx, tenant, agent); err != nil {
 		return nil, false, store.Refused(err)
 	}
 	list, more, err := e.st.AgentTasks(ctx, tenant, agent, after, limit)
@@ -404,7 +404,7 @@ func (e *Engine) AgentTasks(ctx context.Context, tenant, agent uuid.UUID, after 
 
 // AgentTaskCount counts an agent's tasks.
 func (e *Engine) AgentTaskCount(ctx context.Context, tenant, agent uuid.UUID) (int32, error) {
-	if _, err := e.st.Agent(ctx, tenant, agent); err != nil {
+	if err := e.st.AgentExists(ctx, tenant, agent); err != nil {
 		return 0, store.Refused(err)
 	}
 	return e.st.AgentTaskCount(ctx, tenant, agent)
@@ -652,7 +652,7 @@ func (e *Engine) HasAgentSignal(ctx context.Context, tenant, id uuid.UUID, name 
 	if err := limits.Name("signal_name", name); err != nil {
 		return false, err
 	}
-	if _, err := e.st.Agent(ctx, tenant, id); err != nil {
+	if err := e.st.AgentExists(ctx, tenant, id); err != nil {
 		return false, store.Refused(err)
 	}
 	return e.st.HasAgentSignal(ctx, tenant, id, name)
@@ -710,7 +710,7 @@ func (e *Engine) PollChildEvents(ctx context.Context, tenant, parent uuid.UUID, 
 	if len(ids) > maxWaitIDs {
 		return nil, invalid("child_execution_ids", "more than %d ids", maxWaitIDs)
 	}
-	if _, err := e.st.Agent(ctx, tenant, parent); err != nil {
+	if err := e.st.AgentExists(ctx, tenant, parent); err != nil {
 		return nil, store.Refused(err)
 	}
 	var filter []uuid.UUID

@@ -151,13 +151,12 @@ func (p *Presence) Closed(conn uint64) []store.WorkerRef {
 // lost reports whether the worker's connections have all closed: what a
 // poll of its claims now would be leased to a worker that cannot get it.
 func (p *Presence) lost(w store.WorkerRef) bool {
+	if _, left := p.left.Get(w); !left {
+		return false // the poll path: one lookup, no scan of the connections
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.connected(w) {
-		return false
-	}
-	_, left := p.left.Get(w)
-	return left
+	return !p.connected(w)
 }
 
 func (p *Presence) connected(w store.WorkerRef) bool {

@@ -420,13 +420,13 @@ func (a *api) agentCheckpoints(ctx context.Context, in *agentPageInput) (*agentC
 			return nil, badRequest("query.cursor", "not a cursor this API returned", in.Cursor)
 		}
 	}
-	ag, err := a.agentExecution(ctx, in.Slug, in.ID, auth.ActionAgentRead)
+	tenant, id, err := a.executionID(ctx, in.Slug, in.ID, "agent", auth.ActionAgentRead)
 	if err != nil {
 		return nil, err
 	}
-	list, more, err := a.engine.AgentCheckpoints(ctx, ag.TenantID, ag.ID, int32(after), in.Limit)
+	list, more, err := a.engine.AgentCheckpoints(ctx, tenant, id, int32(after), in.Limit)
 	if err != nil {
-		return nil, a.fail("checkpoints", err)
+		return nil, a.fail(fmt.Sprintf("agent execution %s", id), err)
 	}
 	out := &agentCheckpointsOutput{Body: AgentCheckpointList{Checkpoints: make([]AgentCheckpointOut, 0, len(list))}}
 	for _, c := range list {
@@ -449,18 +449,18 @@ func (a *api) agentTasks(ctx context.Context, in *agentPageInput) (*agentTasksOu
 			return nil, err
 		}
 	}
-	ag, err := a.agentExecution(ctx, in.Slug, in.ID, auth.ActionAgentRead)
+	tenant, agent, err := a.executionID(ctx, in.Slug, in.ID, "agent", auth.ActionAgentRead)
 	if err != nil {
 		return nil, err
 	}
-	tasks, more, err := a.engine.AgentTasks(ctx, ag.TenantID, ag.ID, after, in.Limit)
+	tasks, more, err := a.engine.AgentTasks(ctx, tenant, agent, after, in.Limit)
 	if err != nil {
-		return nil, a.fail("tasks", err)
+		return nil, a.fail(fmt.Sprintf("agent execution %s", agent), err)
 	}
 	out := &agentTasksOutput{Body: AgentTaskList{Tasks: make([]AgentTaskOut, 0, len(tasks))}}
 	for _, t := range tasks {
 		out.Body.Tasks = append(out.Body.Tasks, AgentTaskOut{
-			ID: t.ID, OrgID: t.TenantID, AgentExecutionID: ag.ID, Kind: t.Kind, Status: t.Status, Queue: t.Queue,
+			ID: t.ID, OrgID: t.TenantID, AgentExecutionID: agent, Kind: t.Kind, Status: t.Status, Queue: t.Queue,
 			Error: t.Error, ExecutionCount: t.ExecutionCount, MaxRetries: t.MaxRetries, TimeoutMs: t.TimeoutMs,
 			CreatedAt: t.CreatedAt.UTC(), CompletedAt: utc(t.CompletedAt),
 		})
@@ -481,17 +481,17 @@ func (a *api) agentEntries(ctx context.Context, in *agentPageInput) (*agentEntri
 		}
 		after = &id
 	}
-	ag, err := a.agentExecution(ctx, in.Slug, in.ID, auth.ActionAgentRead)
+	tenant, id, err := a.executionID(ctx, in.Slug, in.ID, "agent", auth.ActionAgentRead)
 	if err != nil {
 		return nil, err
 	}
-	entries, more, err := a.engine.AgentEntries(ctx, ag.TenantID, ag.ID, after, in.Limit)
+	entries, more, err := a.engine.AgentEntries(ctx, tenant, id, after, in.Limit)
 	var inv *engine.InvalidError
 	if errors.As(err, &inv) && inv.Field == "after_entry_id" {
 		return nil, badRequest("query.cursor", "not a cursor this API returned", in.Cursor)
 	}
 	if err != nil {
-		return nil, a.fail("entries", err)
+		return nil, a.fail(fmt.Sprintf("agent execution %s", id), err)
 	}
 	out := &agentEntriesOutput{Body: AgentEntryList{Entries: make([]AgentEntryOut, 0, len(entries))}}
 	for _, e := range entries {

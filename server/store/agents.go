@@ -88,6 +88,13 @@ func (s *Store) Agent(ctx context.Context, tenant, id uuid.UUID) (Agent, error) 
 	return scanAgent(s.pool.QueryRow(ctx, `SELECT `+agentColumns+` FROM agent_executions WHERE tenant_id = $1 AND id = $2`, tenant, id))
 }
 
+// AgentExists reports ErrNotFound unless the tenant has the execution; it
+// reads nothing of it.
+func (s *Store) AgentExists(ctx context.Context, tenant, id uuid.UUID) error {
+	var one int
+	return notFound(s.pool.QueryRow(ctx, `SELECT 1 FROM agent_executions WHERE tenant_id = $1 AND id = $2`, tenant, id).Scan(&one))
+}
+
 // AgentTenants is TaskTenants for agent executions.
 func (s *Store) AgentTenants(ctx context.Context, id uuid.UUID) ([]uuid.UUID, error) {
 	return s.tenantsOf(ctx, "agent_executions", id)
@@ -551,13 +558,7 @@ func (s *Store) AgentTaskCount(ctx context.Context, tenant, agent uuid.UUID) (in
 // ActiveTasksOfAgent returns the ids of an agent's tasks that have not
 // ended, locking them.
 func (t *Tx) ActiveTasksOfAgent(ctx context.Context, tenant, agent uuid.UUID) ([]uuid.UUID, error) {
-	rows, err := t.tx.Query(ctx,
-		`SELECT id FROM tasks WHERE tenant_id = $1 AND agent_execution_id = $2 AND status IN ('PENDING', 'RUNNING') FOR UPDATE`,
-		tenant, agent)
-	if err != nil {
-		return nil, err
-	}
-	return pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	return t.activeTasks(ctx, tenant, "agent_execution_id", agent)
 }
 
 // ChildAgents returns a parent's child executions: those of ids, or every

@@ -181,11 +181,18 @@ func (t *Tx) FinishTask(ctx context.Context, task Task, status string, output js
 	return err
 }
 
-// ActiveTasksOf returns the ids of a workflow's tasks that have not ended.
+// ActiveTasksOf returns the ids of a workflow's tasks that have not ended,
+// locking them.
 func (t *Tx) ActiveTasksOf(ctx context.Context, tenant, workflow uuid.UUID) ([]uuid.UUID, error) {
+	return t.activeTasks(ctx, tenant, "workflow_id", workflow)
+}
+
+// activeTasks locks and returns the unfinished tasks whose owner column
+// (workflow_id or agent_execution_id) is owner.
+func (t *Tx) activeTasks(ctx context.Context, tenant uuid.UUID, column string, owner uuid.UUID) ([]uuid.UUID, error) {
 	rows, err := t.tx.Query(ctx,
-		`SELECT id FROM tasks WHERE tenant_id = $2 AND workflow_id = $1 AND status IN ('PENDING', 'RUNNING') FOR UPDATE`,
-		workflow, tenant)
+		`SELECT id FROM tasks WHERE tenant_id = $1 AND `+column+` = $2 AND status IN ('PENDING', 'RUNNING') FOR UPDATE`,
+		tenant, owner)
 	if err != nil {
 		return nil, err
 	}
